@@ -1,0 +1,42 @@
+// swift-tools-version:6.1
+// Triage: narrow experts and a router, on the user's own CPU.
+//
+// Dependencies point one way: triage (CLI) → TriageEngine → Router / ExpertModel / Registry → TensorCore.
+// TensorCore knows nothing of experts; Registry knows nothing of tensors.
+import PackageDescription
+
+/// Hot C kernels are always optimised, even in debug builds (where Swift loops run 25-50x slower),
+/// and are compiled for several instruction sets at once (target_clones), so one binary runs on any x86-64.
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=fast", "-fno-trapping-math"])]
+
+let package = Package(
+    name: "Triage",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "triage", targets: ["TriageCLI"]),
+        .library(name: "TensorCore", targets: ["TensorCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "CKernels", cSettings: kernelFlags, linkerSettings: [.linkedLibrary("m"), .linkedLibrary("dl")]),
+        .target(name: "TensorCore", dependencies: ["COpenBLAS", "CKernels"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "ExpertModel", dependencies: ["TensorCore", "CKernels"]),
+        .target(name: "Router", dependencies: ["TensorCore", "CKernels"]),
+        .target(name: "Registry", dependencies: ["CSQLite"]),
+        .target(name: "TriageEngine", dependencies: ["ExpertModel", "Router", "Registry", "TensorCore"]),
+        .executableTarget(name: "TriageCLI", dependencies: [
+            "TriageEngine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ExpertModelTests", dependencies: ["ExpertModel", "TensorCore"]),
+        .testTarget(name: "RouterTests", dependencies: ["Router", "TensorCore"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry"]),
+        .testTarget(name: "TriageCLITests", dependencies: ["TriageEngine"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

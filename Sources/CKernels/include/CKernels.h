@@ -1,0 +1,70 @@
+// CKernels: the hot elementwise and row-wise loops of Triage's models, in C so that they are
+// optimised (-O3) in every build configuration and compiled for several instruction sets at once.
+// Every kernel works on plain contiguous float buffers; shapes are the caller's business.
+#ifndef TRIAGE_CKERNELS_H
+#define TRIAGE_CKERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+// ---- OpenBLAS core selection (see blas_setup.c)
+/// Re-initialises a DYNAMIC_ARCH OpenBLAS with OPENBLAS_CORETYPE=core. Returns 1 if the library
+/// exports gotoblas_dynamic_quit/init and the reload ran, 0 otherwise (nothing changed).
+int tc_openblas_reload(const char *core);
+/// Raises glibc malloc thresholds so large, short-lived tensor buffers are reused rather than unmapped.
+void tc_tune_malloc(void);
+
+// ---- elementwise
+void tc_gelu_forward(const float *x, float *y, size_t n);
+/// dx += dy * gelu'(x)
+void tc_gelu_backward(const float *x, const float *dy, float *dx, size_t n);
+void tc_add(const float *a, const float *b, float *y, size_t n);
+/// y += a
+void tc_accumulate(float *y, const float *a, size_t n);
+/// y += alpha * a
+void tc_axpy(float *y, const float *a, float alpha, size_t n);
+void tc_mul(const float *a, const float *b, float *y, size_t n);
+void tc_scale(const float *x, float alpha, float *y, size_t n);
+double tc_sum_squares(const float *x, size_t n);
+double tc_sum(const float *x, size_t n);
+/// y[r, :] = x[r, :] + b  for rows of width d
+void tc_add_rows(const float *x, const float *b, float *y, size_t rows, size_t d);
+/// y[r, :] = b (bias broadcast, the C operand of a beta=1 gemm)
+void tc_fill_rows(float *y, const float *b, size_t rows, size_t d);
+/// db[:] += sum over rows of dy[r, :]
+void tc_sum_rows_into(const float *dy, float *db, size_t rows, size_t d);
+
+// ---- row-wise
+void tc_layernorm_forward(const float *x, const float *w, const float *b, float *y,
+                          float *mean, float *rstd, size_t rows, size_t d, float eps);
+/// dx += ..., dw += ..., db += ... (llm.c's fused form)
+void tc_layernorm_backward(const float *x, const float *w, const float *mean, const float *rstd,
+                           const float *dy, float *dx, float *dw, float *db, size_t rows, size_t d);
+void tc_softmax_rows(const float *x, float *y, size_t rows, size_t d);
+/// dx += y * (dy - sum(dy*y))
+void tc_softmax_rows_backward(const float *y, const float *dy, float *dx, size_t rows, size_t d);
+/// In place on a [t, t] score matrix: row i keeps columns 0...i (scaled, softmaxed); the rest become 0.
+void tc_causal_softmax(float *s, size_t t, float scale);
+/// In place: ds = p * (dp - rowsum(p*dp)) on the causal part; the rest 0.
+void tc_causal_softmax_backward(const float *p, float *dp, size_t t);
+/// Cross-entropy with fused log-softmax. Returns sum over rows of weight[r] * (lse - logit[target]),
+/// writes nothing if dlogits is NULL, else dlogits[r] = (softmax - onehot) * weight[r] * gscale.
+/// Rows with weight 0 are skipped (and their gradient is 0).
+double tc_cross_entropy(const float *logits, const int32_t *targets, const float *weight,
+                        float *dlogits, float gscale, size_t rows, size_t v);
+/// Row-wise argmax.
+void tc_argmax_rows(const float *x, int32_t *out, size_t rows, size_t d);
+
+// ---- optimiser
+/// PyTorch's AdamW, one tensor: p *= 1 - lr*wd; m, v moments; p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
+void tc_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
+              float beta2, float eps, float wd, float bc1, float bc2);
+
+// ---- decoding
+/// One query against cached keys/values of one head: out = softmax(q.K^T * scale) V over n positions.
+/// k and v rows are `stride` floats apart; hd is the head dimension.
+void tc_attend_one(const float *q, const float *k, const float *v, size_t n, size_t hd,
+                   size_t stride, float scale, float *scores, float *out);
+
+// ---- hashing (router features)
+uint64_t tc_fnv1a64(const uint8_t *bytes, size_t n);
+#endif

@@ -1,0 +1,287 @@
+// The hot loops. Each public kernel is cloned for AVX-512, AVX2 and baseline x86-64 (the loader
+// picks one by CPU), so the binary is portable yet vectorised. Reductions keep float64 or several
+// float accumulators where accuracy matters for gradient checks.
+#include <math.h>
+#include <string.h>
+#include "CKernels.h"
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__)) && defined(__linux__)
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CLONES
+#endif
+
+// Cephes-style expf: range reduction to [-ln2/2, ln2/2] and a degree-6 polynomial (~1 ulp).
+// Written branch-free so that loops calling it vectorise.
+static inline float fast_expf(float x) {
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float fx = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - fx * 0.693359375f;
+    r = r - fx * -2.12194440e-4f;
+    float r2 = r * r;
+    float y = 1.9875691500e-4f;
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * r2 + r + 1.0f;
+    int32_t e = ((int32_t)fx + 127) << 23;
+    float scale;
+    memcpy(&scale, &e, 4);
+    return y * scale;
+}
+
+static inline float fast_tanhf(float x) {
+    float e = fast_expf(2.0f * x);
+    return 1.0f - 2.0f / (e + 1.0f);
+}
+
+#define GELU_C 0.7978845608028654f
+#define GELU_A 0.044715f
+
+CLONES void tc_gelu_forward(const float *restrict x, float *restrict y, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        float t = fast_tanhf(GELU_C * (v + GELU_A * v * v * v));
+        y[i] = 0.5f * v * (1.0f + t);
+    }
+}
+
+CLONES void tc_gelu_backward(const float *restrict x, const float *restrict dy, float *restrict dx, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        float t = fast_tanhf(GELU_C * (v + GELU_A * v * v * v));
+        float dt = (1.0f - t * t) * GELU_C * (1.0f + 3.0f * GELU_A * v * v);
+        dx[i] += dy[i] * (0.5f * (1.0f + t) + 0.5f * v * dt);
+    }
+}
+
+CLONES void tc_add(const float *restrict a, const float *restrict b, float *restrict y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+CLONES void tc_accumulate(float *restrict y, const float *restrict a, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += a[i];
+}
+
+CLONES void tc_axpy(float *restrict y, const float *restrict a, float alpha, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += alpha * a[i];
+}
+
+CLONES void tc_mul(const float *restrict a, const float *restrict b, float *restrict y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = a[i] * b[i];
+}
+
+CLONES void tc_scale(const float *restrict x, float alpha, float *restrict y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = alpha * x[i];
+}
+
+CLONES double tc_sum_squares(const float *restrict x, size_t n) {
+    double total = 0;
+    size_t i = 0;
+    while (i < n) {  // float blocks of 4096 keep vectorised speed and float64 accuracy overall
+        size_t end = i + 4096 < n ? i + 4096 : n;
+        float acc = 0;
+        for (; i < end; i++) acc += x[i] * x[i];
+        total += acc;
+    }
+    return total;
+}
+
+CLONES double tc_sum(const float *restrict x, size_t n) {
+    double total = 0;
+    size_t i = 0;
+    while (i < n) {
+        size_t end = i + 4096 < n ? i + 4096 : n;
+        float acc = 0;
+        for (; i < end; i++) acc += x[i];
+        total += acc;
+    }
+    return total;
+}
+
+CLONES void tc_add_rows(const float *restrict x, const float *restrict b, float *restrict y, size_t rows, size_t d) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < d; j++) y[r * d + j] = x[r * d + j] + b[j];
+}
+
+CLONES void tc_fill_rows(float *restrict y, const float *restrict b, size_t rows, size_t d) {
+    for (size_t r = 0; r < rows; r++) memcpy(y + r * d, b, d * sizeof(float));
+}
+
+CLONES void tc_sum_rows_into(const float *restrict dy, float *restrict db, size_t rows, size_t d) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < d; j++) db[j] += dy[r * d + j];
+}
+
+CLONES void tc_layernorm_forward(const float *restrict x, const float *restrict w, const float *restrict b,
+                                 float *restrict y, float *restrict mean, float *restrict rstd,
+                                 size_t rows, size_t d, float eps) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * d;
+        float s = 0;
+        for (size_t j = 0; j < d; j++) s += xr[j];
+        float m = s / (float)d;
+        float v = 0;
+        for (size_t j = 0; j < d; j++) { float c = xr[j] - m; v += c * c; }
+        float rs = 1.0f / sqrtf(v / (float)d + eps);
+        float *yr = y + r * d;
+        for (size_t j = 0; j < d; j++) yr[j] = (xr[j] - m) * rs * w[j] + b[j];
+        if (mean) mean[r] = m;
+        if (rstd) rstd[r] = rs;
+    }
+}
+
+CLONES void tc_layernorm_backward(const float *restrict x, const float *restrict w, const float *restrict mean,
+                                  const float *restrict rstd, const float *restrict dy, float *restrict dx,
+                                  float *restrict dw, float *restrict db, size_t rows, size_t d) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * d, *dyr = dy + r * d;
+        float m = mean[r], rs = rstd[r];
+        float dnorm_mean = 0, dnorm_norm_mean = 0;
+        for (size_t j = 0; j < d; j++) {
+            float norm = (xr[j] - m) * rs;
+            float dnorm = w[j] * dyr[j];
+            dnorm_mean += dnorm;
+            dnorm_norm_mean += dnorm * norm;
+        }
+        dnorm_mean /= (float)d;
+        dnorm_norm_mean /= (float)d;
+        float *dxr = dx + r * d;
+        for (size_t j = 0; j < d; j++) {
+            float norm = (xr[j] - m) * rs;
+            float dnorm = w[j] * dyr[j];
+            db[j] += dyr[j];
+            dw[j] += norm * dyr[j];
+            dxr[j] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * rs;
+        }
+    }
+}
+
+CLONES void tc_softmax_rows(const float *restrict x, float *restrict y, size_t rows, size_t d) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * d;
+        float *yr = y + r * d;
+        float mx = -INFINITY;
+        for (size_t j = 0; j < d; j++) mx = xr[j] > mx ? xr[j] : mx;
+        float s = 0;
+        for (size_t j = 0; j < d; j++) { float e = fast_expf(xr[j] - mx); yr[j] = e; s += e; }
+        float inv = 1.0f / s;
+        for (size_t j = 0; j < d; j++) yr[j] *= inv;
+    }
+}
+
+CLONES void tc_softmax_rows_backward(const float *restrict y, const float *restrict dy, float *restrict dx,
+                                     size_t rows, size_t d) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *yr = y + r * d, *dyr = dy + r * d;
+        float dot = 0;
+        for (size_t j = 0; j < d; j++) dot += yr[j] * dyr[j];
+        float *dxr = dx + r * d;
+        for (size_t j = 0; j < d; j++) dxr[j] += yr[j] * (dyr[j] - dot);
+    }
+}
+
+CLONES void tc_causal_softmax(float *restrict s, size_t t, float scale) {
+    for (size_t i = 0; i < t; i++) {
+        float *row = s + i * t;
+        float mx = -INFINITY;
+        for (size_t j = 0; j <= i; j++) { float v = row[j] * scale; mx = v > mx ? v : mx; }
+        float sum = 0;
+        for (size_t j = 0; j <= i; j++) { float e = fast_expf(row[j] * scale - mx); row[j] = e; sum += e; }
+        float inv = 1.0f / sum;
+        for (size_t j = 0; j <= i; j++) row[j] *= inv;
+        for (size_t j = i + 1; j < t; j++) row[j] = 0;
+    }
+}
+
+CLONES void tc_causal_softmax_backward(const float *restrict p, float *restrict dp, size_t t) {
+    for (size_t i = 0; i < t; i++) {
+        const float *pr = p + i * t;
+        float *dr = dp + i * t;
+        float dot = 0;
+        for (size_t j = 0; j <= i; j++) dot += pr[j] * dr[j];
+        for (size_t j = 0; j <= i; j++) dr[j] = pr[j] * (dr[j] - dot);
+        for (size_t j = i + 1; j < t; j++) dr[j] = 0;
+    }
+}
+
+CLONES double tc_cross_entropy(const float *restrict logits, const int32_t *restrict targets,
+                               const float *restrict weight, float *restrict dlogits, float gscale,
+                               size_t rows, size_t v) {
+    double total = 0;
+    for (size_t r = 0; r < rows; r++) {
+        const float *lr = logits + r * v;
+        float wr = weight ? weight[r] : 1.0f;
+        if (wr == 0.0f) {
+            if (dlogits) memset(dlogits + r * v, 0, v * sizeof(float));
+            continue;
+        }
+        float mx = -INFINITY;
+        for (size_t j = 0; j < v; j++) mx = lr[j] > mx ? lr[j] : mx;
+        float s = 0;
+        for (size_t j = 0; j < v; j++) s += fast_expf(lr[j] - mx);
+        float lse = mx + logf(s);
+        int32_t tgt = targets[r];
+        total += (double)wr * (double)(lse - lr[tgt]);
+        if (dlogits) {
+            float *dr = dlogits + r * v;
+            float k = wr * gscale, inv = 1.0f / s;
+            for (size_t j = 0; j < v; j++) dr[j] = fast_expf(lr[j] - mx) * inv * k;
+            dr[tgt] -= k;
+        }
+    }
+    return total;
+}
+
+void tc_argmax_rows(const float *x, int32_t *out, size_t rows, size_t d) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * d;
+        size_t best = 0;
+        for (size_t j = 1; j < d; j++) if (xr[j] > xr[best]) best = j;
+        out[r] = (int32_t)best;
+    }
+}
+
+CLONES void tc_adamw(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
+                     float lr, float beta1, float beta2, float eps, float wd, float bc1, float bc2) {
+    float decay = 1.0f - lr * wd, step = lr / bc1, sbc2 = sqrtf(bc2);
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i];
+        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = p[i] * decay - step * mi / (sqrtf(vi) / sbc2 + eps);
+    }
+}
+
+CLONES void tc_attend_one(const float *restrict q, const float *restrict k, const float *restrict v, size_t n,
+                          size_t hd, size_t stride, float scale, float *restrict scores, float *restrict out) {
+    float mx = -INFINITY;
+    for (size_t j = 0; j < n; j++) {
+        const float *kj = k + j * stride;
+        float s = 0;
+        for (size_t c = 0; c < hd; c++) s += q[c] * kj[c];
+        s *= scale;
+        scores[j] = s;
+        mx = s > mx ? s : mx;
+    }
+    float sum = 0;
+    for (size_t j = 0; j < n; j++) { float e = fast_expf(scores[j] - mx); scores[j] = e; sum += e; }
+    float inv = 1.0f / sum;
+    for (size_t c = 0; c < hd; c++) out[c] = 0;
+    for (size_t j = 0; j < n; j++) {
+        const float *vj = v + j * stride;
+        float pj = scores[j] * inv;
+        for (size_t c = 0; c < hd; c++) out[c] += pj * vj[c];
+    }
+}
+
+uint64_t tc_fnv1a64(const uint8_t *bytes, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) { h ^= bytes[i]; h *= 1099511628211ULL; }
+    return h;
+}

@@ -1,0 +1,1 @@
+// Router: a fastText-style classifier from a request to an expert, which can abstain.

@@ -1,0 +1,34 @@
+import Foundation
+import CKernels
+
+/// Splits loops across cores. Work below `minimumPerThread` items stays on the calling thread,
+/// where thread wake-up would cost more than it saves.
+public enum Parallel {
+    /// Worker count for elementwise and attention loops (default: every online core).
+    nonisolated(unsafe) public static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Calls `body(range)` for contiguous chunks of 0..<n, in parallel when n is large enough.
+    @inline(__always)
+    public static func chunks(_ n: Int, minimumPerThread: Int = 16_384, _ body: (Range<Int>) -> Void) {
+        indexedChunks(n, workers: workers(for: n, minimumPerThread: minimumPerThread)) { _, r in body(r) }
+    }
+
+    /// How many workers `chunks` would use for n items.
+    public static func workers(for n: Int, minimumPerThread: Int) -> Int {
+        min(threads, max(1, n / max(1, minimumPerThread)))
+    }
+
+    /// Calls `body(worker, range)` for `workers` contiguous chunks of 0..<n, so each worker can own a scratch slice.
+    public static func indexedChunks(_ n: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
+        if workers <= 1 { body(0, 0..<n); return }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let lo = n * w / workers, hi = n * (w + 1) / workers
+            if lo < hi { body(w, lo..<hi) }
+        }
+    }
+}
+
+// Thin wrappers so call sites read as Swift.
+@inline(__always) func tcAccumulate(_ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ n: Int) {
+    Parallel.chunks(n, minimumPerThread: 1 << 17) { r in tc_accumulate(y + r.lowerBound, a + r.lowerBound, r.count) }
+}

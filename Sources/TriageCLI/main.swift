@@ -1,0 +1,4 @@
+import ArgumentParser
+import TriageEngine
+
+Triage.main()

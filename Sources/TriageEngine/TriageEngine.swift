@@ -1,0 +1,1 @@
+// TriageEngine: ties experts, router and registry together for the CLI.
