@@ -17,6 +17,8 @@ public final class GradNode {
     let parents: [GradNode]
     /// Reads `self.grad` and accumulates into the parents. Nil for leaves.
     var backwardFn: ((GradNode) -> Void)?
+    /// Buffers the backward closure reads through raw pointers (inputs kept alive until backward ran).
+    var saved: [TensorStorage] = []
     /// The accumulated gradient (nil until something flows in).
     public internal(set) var grad: TensorStorage?
 
@@ -70,6 +72,7 @@ extension Tensor {
             guard let fn = n.backwardFn else { continue }
             if n.grad != nil { fn(n) }
             n.backwardFn = nil
+            n.saved = []
             n.grad = nil
         }
     }

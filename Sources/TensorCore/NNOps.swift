@@ -15,7 +15,7 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e
                              r.count, d, eps)
     }
     let (xn, wn, bn) = (x.node, weight.node, bias.node)
-    return result(x.shape, out, parents) { dy in
+    return result(x.shape, out, parents, saving: [x, weight]) { dy in
         let mean = stats!.pointer, rstd = stats!.pointer + rows
         // Each worker accumulates dw, db into its own slice; the slices are summed after.
         let workers = Parallel.workers(for: rows, minimumPerThread: 256)
@@ -85,7 +85,7 @@ public func causalSelfAttention(_ qkv: Tensor, batch: Int, seq: Int, heads: Int)
         }
     }
     let qn = qkv.node
-    return result([rows, d], out, parents) { dy in
+    return result([rows, d], out, parents, saving: [qkv]) { dy in
         let dqkv = qn!.gradPointer()
         BLAS.singleThreaded {
             Parallel.chunks(pairs, minimumPerThread: 1) { range in

@@ -10,10 +10,11 @@ func recordedParents(_ inputs: Tensor...) -> [GradNode]? {
 
 /// A result tensor, with a node whose backward closure is `backward` when the graph is recorded.
 @inline(__always)
-func result(_ shape: [Int], _ storage: TensorStorage, _ parents: [GradNode]?,
+func result(_ shape: [Int], _ storage: TensorStorage, _ parents: [GradNode]?, saving: [Tensor] = [],
             _ backward: @escaping (UnsafeMutablePointer<Float>) -> Void) -> Tensor {
     guard let parents else { return Tensor(shape: shape, storage: storage) }
     let node = GradNode(count: storage.count, parents: parents)
+    node.saved = saving.map(\.storage)
     node.backwardFn = { n in backward(n.grad!.pointer) }
     return Tensor(shape: shape, storage: storage, node: node)
 }
@@ -41,7 +42,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     }
     let shape = batched ? [batch, m, n] : [m, n]
     let (an, bn) = (a.node, b.node)
-    return result(shape, out, recordedParents(a, b)) { dc in
+    return result(shape, out, recordedParents(a, b), saving: [a, b]) { dc in
         for i in 0..<batch {
             let dci = UnsafePointer(dc + i * sc)
             if let an {
@@ -84,7 +85,7 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     shape[shape.count - 1] = outF
     let (xn, wn, bn) = (x.node, weight.node, bias?.node)
     let parents = bias.map { recordedParents(x, weight, $0) } ?? recordedParents(x, weight)
-    return result(shape, out, parents) { dy in
+    return result(shape, out, parents, saving: [x, weight]) { dy in
         if let xn {
             BLAS.sgemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: dy, lda: outF, b: wp, ldb: inF,
                        beta: 1, c: xn.gradPointer(), ldc: inF)
@@ -134,14 +135,14 @@ public func * (a: Tensor, b: Tensor) -> Tensor {
     let n = a.count
     let out = TensorStorage(count: n, zeroed: false)
     let ap = a.storage.pointer, bp = b.storage.pointer
-    let (rows, d) = a.rowsAndColumns
+    let (rows, d) = rowBroadcast ? a.rowsAndColumns : (1, n)
     if rowBroadcast {
         for r in 0..<rows { tc_mul(ap + r * d, bp, out.pointer + r * d, d) }
     } else {
         tc_mul(ap, bp, out.pointer, n)
     }
     let (an, bn) = (a.node, b.node)
-    return result(a.shape, out, recordedParents(a, b)) { dy in
+    return result(a.shape, out, recordedParents(a, b), saving: [a, b]) { dy in
         if let an {  // da += dy * b
             let da = an.gradPointer()
             for r in 0..<(rowBroadcast ? rows : 1) {
@@ -174,7 +175,7 @@ public func gelu(_ x: Tensor) -> Tensor {
     let out = TensorStorage(count: n, zeroed: false)
     Parallel.chunks(n) { r in tc_gelu_forward(xp + r.lowerBound, out.pointer + r.lowerBound, r.count) }
     let xn = x.node
-    return result(x.shape, out, recordedParents(x)) { dy in
+    return result(x.shape, out, recordedParents(x), saving: [x]) { dy in
         let dx = xn!.gradPointer()
         Parallel.chunks(n) { r in tc_gelu_backward(xp + r.lowerBound, dy + r.lowerBound, dx + r.lowerBound, r.count) }
     }
@@ -186,7 +187,7 @@ public func relu(_ x: Tensor) -> Tensor {
     let out = TensorStorage(count: n, zeroed: false)
     for i in 0..<n { out.pointer[i] = max(xp[i], 0) }
     let xn = x.node
-    return result(x.shape, out, recordedParents(x)) { dy in
+    return result(x.shape, out, recordedParents(x), saving: [x]) { dy in
         let dx = xn!.gradPointer()
         for i in 0..<n where xp[i] > 0 { dx[i] += dy[i] }
     }
