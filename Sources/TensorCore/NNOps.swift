@@ -2,6 +2,7 @@ import CKernels
 
 /// LayerNorm over the last dimension, fused forward and backward (mean and 1/std are kept).
 public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e-5) -> Tensor {
+    let started = Profiler.now()
     let (rows, d) = x.rowsAndColumns
     precondition(weight.shape == [d] && bias.shape == [d],
                  "layerNorm: weight \(weight.shape) and bias \(bias.shape) must be [\(d)] for input \(x.shape)")
@@ -15,7 +16,7 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e
                              r.count, d, eps)
     }
     let (xn, wn, bn) = (x.node, weight.node, bias.node)
-    return result(x.shape, out, parents, saving: [x, weight]) { dy in
+    return result(x.shape, out, parents, saving: [x, weight], op: "layerNorm", started: started) { dy in
         let mean = stats!.pointer, rstd = stats!.pointer + rows
         // Each worker accumulates dw, db into its own slice; the slices are summed after.
         let workers = Parallel.workers(for: rows, minimumPerThread: 256)
@@ -38,6 +39,7 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e
 
 /// Rows of `table` picked by `ids`: [ids.count, dim]. The backward pass scatter-adds into the table.
 public func embedding(_ ids: [Int32], table: Tensor) -> Tensor {
+    let started = Profiler.now()
     precondition(table.rank == 2, "embedding: table must be [count, dim], got \(table.shape)")
     let (v, d) = (table.shape[0], table.shape[1])
     let out = TensorStorage(count: ids.count * d, zeroed: false)
@@ -47,7 +49,7 @@ public func embedding(_ ids: [Int32], table: Tensor) -> Tensor {
         (out.pointer + i * d).update(from: tp + Int(id) * d, count: d)
     }
     let tn = table.node
-    return result([ids.count, d], out, recordedParents(table)) { dy in
+    return result([ids.count, d], out, recordedParents(table), op: "embedding", started: started) { dy in
         let g = tn!.gradPointer()
         for (i, id) in ids.enumerated() { tc_accumulate(g + Int(id) * d, dy + i * d, d) }
     }
@@ -60,6 +62,7 @@ public func embedding(_ ids: [Int32], table: Tensor) -> Tensor {
 /// Scores, mask, softmax and the weighted sum run per (sequence, head) on strided views of `qkv`,
 /// split across cores; the probabilities are kept for the backward pass.
 public func causalSelfAttention(_ qkv: Tensor, batch: Int, seq: Int, heads: Int) -> Tensor {
+    let started = Profiler.now()
     let (rows, threeD) = qkv.rowsAndColumns
     precondition(rows == batch * seq, "attention: \(rows) rows is not batch \(batch) × seq \(seq)")
     precondition(threeD % 3 == 0 && (threeD / 3) % heads == 0, "attention: width \(threeD) is not 3 × heads × head size")
@@ -85,7 +88,7 @@ public func causalSelfAttention(_ qkv: Tensor, batch: Int, seq: Int, heads: Int)
         }
     }
     let qn = qkv.node
-    return result([rows, d], out, parents, saving: [qkv]) { dy in
+    return result([rows, d], out, parents, saving: [qkv], op: "attention", started: started) { dy in
         let dqkv = qn!.gradPointer()
         BLAS.singleThreaded {
             Parallel.chunks(pairs, minimumPerThread: 1) { range in
@@ -118,6 +121,7 @@ public func causalSelfAttention(_ qkv: Tensor, batch: Int, seq: Int, heads: Int)
 /// Mean cross-entropy of rows of `logits` [rows, vocab] against `targets`, with a log-softmax fused in.
 /// `weights` (one per row, e.g. a 0/1 mask) make the loss sum(w·ce)/sum(w); rows of weight 0 are ignored.
 public func crossEntropy(_ logits: Tensor, targets: [Int32], weights: [Float]? = nil) -> Tensor {
+    let started = Profiler.now()
     let (rows, v) = logits.rowsAndColumns
     precondition(targets.count == rows, "crossEntropy: \(targets.count) targets for \(rows) rows")
     if let weights { precondition(weights.count == rows, "crossEntropy: \(weights.count) weights for \(rows) rows") }
@@ -148,7 +152,7 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], weights: [Float]? =
     let ln = logits.node, n = rows * v
     let out = TensorStorage(count: 1, zeroed: false)
     out.pointer[0] = Float(loss / Double(total))
-    return result([], out, parents) { dy in tc_axpy(ln!.gradPointer(), dlogits!.pointer, dy[0], n) }
+    return result([], out, parents, op: "crossEntropy", started: started) { dy in tc_axpy(ln!.gradPointer(), dlogits!.pointer, dy[0], n) }
 }
 
 extension BLAS {

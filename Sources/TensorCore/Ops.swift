@@ -11,11 +11,16 @@ func recordedParents(_ inputs: Tensor...) -> [GradNode]? {
 /// A result tensor, with a node whose backward closure is `backward` when the graph is recorded.
 @inline(__always)
 func result(_ shape: [Int], _ storage: TensorStorage, _ parents: [GradNode]?, saving: [Tensor] = [],
-            _ backward: @escaping (UnsafeMutablePointer<Float>) -> Void) -> Tensor {
+            op: String, started: UInt64, _ backward: @escaping (UnsafeMutablePointer<Float>) -> Void) -> Tensor {
+    Profiler.add(op + "/forward", since: started)
     guard let parents else { return Tensor(shape: shape, storage: storage) }
     let node = GradNode(count: storage.count, parents: parents)
     node.saved = saving.map(\.storage)
-    node.backwardFn = { n in backward(n.grad!.pointer) }
+    node.backwardFn = { n in
+        let t0 = Profiler.now()
+        backward(n.grad!.pointer)
+        Profiler.add(op + "/backward", since: t0)
+    }
     return Tensor(shape: shape, storage: storage, node: node)
 }
 
@@ -24,6 +29,7 @@ func result(_ shape: [Int], _ storage: TensorStorage, _ parents: [GradNode]?, sa
 /// Matrix product of 2-D tensors, or batched over the first dimension of 3-D tensors.
 /// Transposes are BLAS flags on the stored operands, never copies.
 public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+    let started = Profiler.now()
     precondition(a.rank == b.rank && (a.rank == 2 || a.rank == 3),
                  "matmul: needs two 2-D or two 3-D tensors, got \(a.shape) and \(b.shape)")
     let batched = a.rank == 3
@@ -42,7 +48,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     }
     let shape = batched ? [batch, m, n] : [m, n]
     let (an, bn) = (a.node, b.node)
-    return result(shape, out, recordedParents(a, b), saving: [a, b]) { dc in
+    return result(shape, out, recordedParents(a, b), saving: [a, b], op: "matmul", started: started) { dc in
         for i in 0..<batch {
             let dci = UnsafePointer(dc + i * sc)
             if let an {
@@ -71,6 +77,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
 
 /// y = x · Wᵀ + b over the last dimension of x, with W stored [out, in] as in PyTorch.
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    let started = Profiler.now()
     precondition(weight.rank == 2, "linear: weight must be [out, in], got \(weight.shape)")
     let (rows, inF) = x.rowsAndColumns
     let outF = weight.shape[0]
@@ -85,7 +92,7 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     shape[shape.count - 1] = outF
     let (xn, wn, bn) = (x.node, weight.node, bias?.node)
     let parents = bias.map { recordedParents(x, weight, $0) } ?? recordedParents(x, weight)
-    return result(shape, out, parents, saving: [x, weight]) { dy in
+    return result(shape, out, parents, saving: [x, weight], op: "linear", started: started) { dy in
         if let xn {
             BLAS.sgemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: dy, lda: outF, b: wp, ldb: inF,
                        beta: 1, c: xn.gradPointer(), ldc: inF)
@@ -110,6 +117,7 @@ private func broadcastKind(_ a: Tensor, _ b: Tensor, _ op: String) -> Bool {
 
 /// a + b, with b either the same shape or one row broadcast over a's rows.
 public func + (a: Tensor, b: Tensor) -> Tensor {
+    let started = Profiler.now()
     let rowBroadcast = broadcastKind(a, b, "add")
     let n = a.count
     let out = TensorStorage(count: n, zeroed: false)
@@ -121,7 +129,7 @@ public func + (a: Tensor, b: Tensor) -> Tensor {
         Parallel.chunks(n, minimumPerThread: 1 << 17) { r in tc_add(ap + r.lowerBound, bp + r.lowerBound, out.pointer + r.lowerBound, r.count) }
     }
     let (an, bn) = (a.node, b.node)
-    return result(a.shape, out, recordedParents(a, b)) { dy in
+    return result(a.shape, out, recordedParents(a, b), op: "add", started: started) { dy in
         an?.accumulate(dy)
         if let bn {
             if rowBroadcast { tc_sum_rows_into(dy, bn.gradPointer(), a.rowsAndColumns.rows, b.count) } else { bn.accumulate(dy) }
@@ -131,6 +139,7 @@ public func + (a: Tensor, b: Tensor) -> Tensor {
 
 /// a * b elementwise, with b either the same shape or one row broadcast over a's rows.
 public func * (a: Tensor, b: Tensor) -> Tensor {
+    let started = Profiler.now()
     let rowBroadcast = broadcastKind(a, b, "mul")
     let n = a.count
     let out = TensorStorage(count: n, zeroed: false)
@@ -142,7 +151,7 @@ public func * (a: Tensor, b: Tensor) -> Tensor {
         tc_mul(ap, bp, out.pointer, n)
     }
     let (an, bn) = (a.node, b.node)
-    return result(a.shape, out, recordedParents(a, b), saving: [a, b]) { dy in
+    return result(a.shape, out, recordedParents(a, b), saving: [a, b], op: "mul", started: started) { dy in
         if let an {  // da += dy * b
             let da = an.gradPointer()
             for r in 0..<(rowBroadcast ? rows : 1) {
@@ -163,19 +172,21 @@ public func * (a: Tensor, b: Tensor) -> Tensor {
 
 /// alpha * x
 public func scale(_ x: Tensor, _ alpha: Float) -> Tensor {
+    let started = Profiler.now()
     let out = TensorStorage(count: x.count, zeroed: false)
     tc_scale(x.storage.pointer, alpha, out.pointer, x.count)
     let xn = x.node
-    return result(x.shape, out, recordedParents(x)) { dy in tc_axpy(xn!.gradPointer(), dy, alpha, x.count) }
+    return result(x.shape, out, recordedParents(x), op: "scale", started: started) { dy in tc_axpy(xn!.gradPointer(), dy, alpha, x.count) }
 }
 
 /// GELU, tanh form (as PyTorch's approximate="tanh").
 public func gelu(_ x: Tensor) -> Tensor {
+    let started = Profiler.now()
     let n = x.count, xp = x.storage.pointer
     let out = TensorStorage(count: n, zeroed: false)
     Parallel.chunks(n) { r in tc_gelu_forward(xp + r.lowerBound, out.pointer + r.lowerBound, r.count) }
     let xn = x.node
-    return result(x.shape, out, recordedParents(x), saving: [x]) { dy in
+    return result(x.shape, out, recordedParents(x), saving: [x], op: "gelu", started: started) { dy in
         let dx = xn!.gradPointer()
         Parallel.chunks(n) { r in tc_gelu_backward(xp + r.lowerBound, dy + r.lowerBound, dx + r.lowerBound, r.count) }
     }
@@ -183,11 +194,12 @@ public func gelu(_ x: Tensor) -> Tensor {
 
 /// max(x, 0)
 public func relu(_ x: Tensor) -> Tensor {
+    let started = Profiler.now()
     let n = x.count, xp = x.storage.pointer
     let out = TensorStorage(count: n, zeroed: false)
     for i in 0..<n { out.pointer[i] = max(xp[i], 0) }
     let xn = x.node
-    return result(x.shape, out, recordedParents(x), saving: [x]) { dy in
+    return result(x.shape, out, recordedParents(x), saving: [x], op: "relu", started: started) { dy in
         let dx = xn!.gradPointer()
         for i in 0..<n where xp[i] > 0 { dx[i] += dy[i] }
     }
@@ -195,11 +207,12 @@ public func relu(_ x: Tensor) -> Tensor {
 
 /// Softmax over the last dimension.
 public func softmax(_ x: Tensor) -> Tensor {
+    let started = Profiler.now()
     let (rows, d) = x.rowsAndColumns
     let out = TensorStorage(count: x.count, zeroed: false)
     tc_softmax_rows(x.storage.pointer, out.pointer, rows, d)
     let xn = x.node
-    return result(x.shape, out, recordedParents(x)) { dy in
+    return result(x.shape, out, recordedParents(x), op: "softmax", started: started) { dy in
         tc_softmax_rows_backward(out.pointer, dy, xn!.gradPointer(), rows, d)
     }
 }
@@ -208,9 +221,10 @@ public func softmax(_ x: Tensor) -> Tensor {
 
 /// The sum of all values, as a scalar.
 public func sum(_ x: Tensor) -> Tensor {
+    let started = Profiler.now()
     let s = Float(tc_sum(x.storage.pointer, x.count))
     let xn = x.node, n = x.count
-    return result([], TensorStorage(copying: [s], count: 1), recordedParents(x)) { dy in
+    return result([], TensorStorage(copying: [s], count: 1), recordedParents(x), op: "sum", started: started) { dy in
         let g = dy[0], dx = xn!.gradPointer()
         for i in 0..<n { dx[i] += g }
     }
@@ -224,13 +238,14 @@ public func mean(_ x: Tensor) -> Tensor {
 
 /// The transpose of a 2-D tensor (a copy: TensorCore tensors are contiguous).
 public func transpose(_ x: Tensor) -> Tensor {
+    let started = Profiler.now()
     precondition(x.rank == 2, "transpose: needs a 2-D tensor, got \(x.shape)")
     let (r, c) = (x.shape[0], x.shape[1])
     let out = TensorStorage(count: x.count, zeroed: false)
     let xp = x.storage.pointer
     for i in 0..<r { for j in 0..<c { out.pointer[j * r + i] = xp[i * c + j] } }
     let xn = x.node
-    return result([c, r], out, recordedParents(x)) { dy in
+    return result([c, r], out, recordedParents(x), op: "transpose", started: started) { dy in
         let dx = xn!.gradPointer()
         for i in 0..<r { for j in 0..<c { dx[i * c + j] += dy[j * r + i] } }
     }

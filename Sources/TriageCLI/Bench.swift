@@ -6,7 +6,7 @@ import TriageEngine
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Triage's hot paths (GEMM, ops, training, decoding, routing).",
-        subcommands: [Gemm.self])
+        subcommands: [Gemm.self, Ops.self, Train.self])
 
     struct Gemm: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "sgemm GFLOP/s through TensorCore for 1024³ and the transformer's shapes.")
@@ -26,6 +26,44 @@ struct Bench: ParsableCommand {
                 let shape = "[\(r.m)×\(r.k)]·[\(r.k)×\(r.n)]"
                 print(shape.padding(toLength: 26, withPad: " ", startingAt: 0)
                       + String(format: "%13.1f %8.1f %7d", r.gflops, r.gflopsMedian, r.calls))
+            }
+        }
+    }
+}
+
+extension Bench {
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Training tokens/s of the tiny reference model (the workload of shared/peers/torch_tiny_transformer.py).")
+        @Option(help: "Threads for OpenBLAS and TensorCore loops.") var threads: Int = 2
+        @Option(help: "Timed steps after 5 warm-up steps.") var steps: Int = 20
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func run() throws {
+            let r = try TrainBenchmark.run(threads: threads, steps: steps)
+            if json { print(try JSONOutput.line(r)); return }
+            print(String(format: "train tiny (%d params), batch 32×128, %d threads: %.0f tokens/s (median step %.1f ms; best %.0f tokens/s), loss %.3f → %.3f",
+                         r.params, r.threads, r.tokensPerS, r.stepMs, r.tokensPerSBest, r.lossFirst, r.lossLast))
+        }
+    }
+
+    struct Ops: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Per-op time profile of one forward+backward pass of tiny at batch 32×128.")
+        @Option(help: "Threads for OpenBLAS and TensorCore loops.") var threads: Int = 2
+        @Flag(help: "One JSON object per op and pass.") var json = false
+
+        func run() throws {
+            let (rows, total) = try OpsBenchmark.run(threads: threads)
+            if json {
+                for r in rows { print(try JSONOutput.line(r)) }
+                return
+            }
+            print("one forward+backward of tiny, batch 32×128, \(threads) threads: \(String(format: "%.1f", total)) ms")
+            print("op            pass        calls       ms   share")
+            for r in rows.sorted(by: { $0.ms > $1.ms }) {
+                print(r.op.padding(toLength: 14, withPad: " ", startingAt: 0) + r.pass.padding(toLength: 10, withPad: " ", startingAt: 0)
+                      + String(format: "%7d %8.2f %6.1f%%", r.calls, r.ms, 100 * r.ms / total))
             }
         }
     }

@@ -5,5 +5,5 @@ struct Triage: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "triage",
         abstract: "Narrow experts and a router, trained and run on your own CPU.",
-        subcommands: [Bench.self])
+        subcommands: [Bench.self, Parity.self])
 }

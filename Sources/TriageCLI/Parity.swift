@@ -1,0 +1,41 @@
+import ArgumentParser
+import TriageEngine
+
+/// `triage parity …`: Triage's side of shared/peers/parity.py (used by Benchmarks/parity.sh).
+struct Parity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compute forward logits, gradients or one AdamW step on safetensors files, for checking against PyTorch.",
+        subcommands: [Init.self, Forward.self, Grads.self, Step.self])
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write random weights for a preset and a batch file.")
+        @Option var preset = "nano"
+        @Option var seed: UInt64 = 1
+        @Option var batch = 4
+        @Option var seq = 32
+        @Argument var weights: String
+        @Argument var batchFile: String
+        func run() throws { try ParityTool.initialise(preset: preset, seed: seed, weightsPath: weights, batchPath: batchFile, batch: batch, seq: seq) }
+    }
+    struct Forward: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Logits [B,T,V] for a tokens file.")
+        @Argument var weights: String
+        @Argument var tokens: String
+        @Argument var out: String
+        func run() throws { try ParityTool.forward(weights: weights, tokens: tokens, out: out) }
+    }
+    struct Grads: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Gradients of the masked loss for every tensor.")
+        @Argument var weights: String
+        @Argument var batch: String
+        @Argument var out: String
+        func run() throws { try ParityTool.grads(weights: weights, batch: batch, out: out) }
+    }
+    struct Step: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One clipped AdamW step; writes the updated weights.")
+        @Argument var weights: String
+        @Argument var batch: String
+        @Argument var out: String
+        func run() throws { try ParityTool.step(weights: weights, batch: batch, out: out) }
+    }
+}
