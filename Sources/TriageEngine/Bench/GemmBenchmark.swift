@@ -30,11 +30,11 @@ public enum GemmBenchmark {
             }
             for _ in 0..<3 { call() }
             var times = [Double]()
-            let start = Clock.now()
-            while times.count < 20 || (Clock.now() - start < minSeconds && times.count < 2000) {
-                let t0 = Clock.now()
+            let start = MonotonicClock.now()
+            while times.count < 20 || (MonotonicClock.now() - start < minSeconds && times.count < 2000) {
+                let t0 = MonotonicClock.now()
                 call()
-                times.append(Clock.now() - t0)
+                times.append(MonotonicClock.now() - t0)
             }
             times.sort()
             let flop = 2.0 * Double(s.m * s.n * s.k)
@@ -42,15 +42,6 @@ public enum GemmBenchmark {
                           gflopsMedian: flop / times[times.count / 2] / 1e9, calls: times.count,
                           threads: BLAS.threads, core: BLAS.coreName)
         }
-    }
-}
-
-/// Monotonic seconds.
-public enum Clock {
-    public static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 }
 

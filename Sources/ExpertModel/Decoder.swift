@@ -1,0 +1,169 @@
+import CKernels
+import TensorCore
+
+/// Greedy decoding with a KV cache, for one request or many at once.
+///
+/// All sequences' tokens are packed as rows (no padding): a prefill processes every prompt token of
+/// every request in one pass, and each later step processes one row per unfinished request. Linear
+/// layers run as one sgemm over all rows; attention runs per row and head over that request's own
+/// cache, so a request's answer does not depend on what else is in the batch. Buffers are allocated
+/// once per capacity and reused (llm.c style); no autograd graph is built.
+public final class Decoder {
+    public let model: Transformer
+    let cfg: ExpertConfig
+    private struct LayerWeights {
+        let ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fc1w, fc1b, fc2w, fc2b: UnsafeMutablePointer<Float>
+    }
+    private let layers: [LayerWeights]
+    private let tokW, posW, lnfw, lnfb: UnsafeMutablePointer<Float>
+    /// Sequences the cache holds, and rows the scratch buffers hold.
+    private var seqCapacity = 0, rowCapacity = 0
+    private var kCache = TensorStorage(count: 0), vCache = TensorStorage(count: 0)
+    private var x = TensorStorage(count: 0), h = TensorStorage(count: 0), qkv = TensorStorage(count: 0)
+    private var att = TensorStorage(count: 0), ff = TensorStorage(count: 0), tmp = TensorStorage(count: 0)
+    private var logits = TensorStorage(count: 0), scores = TensorStorage(count: 0)
+
+    public init(model: Transformer) {
+        self.model = model
+        cfg = model.config
+        func p(_ n: String) -> UnsafeMutablePointer<Float> { model.parameters[n]!.value.storage.pointer }
+        layers = (0..<cfg.nLayers).map { i in
+            let b = "blocks.\(i)"
+            return LayerWeights(ln1w: p("\(b).ln1.weight"), ln1b: p("\(b).ln1.bias"), qkvw: p("\(b).qkv.weight"), qkvb: p("\(b).qkv.bias"),
+                                projw: p("\(b).proj.weight"), projb: p("\(b).proj.bias"), ln2w: p("\(b).ln2.weight"), ln2b: p("\(b).ln2.bias"),
+                                fc1w: p("\(b).fc1.weight"), fc1b: p("\(b).fc1.bias"), fc2w: p("\(b).fc2.weight"), fc2b: p("\(b).fc2.bias"))
+        }
+        tokW = p("tok.weight"); posW = p("pos.weight"); lnfw = p("lnf.weight"); lnfb = p("lnf.bias")
+    }
+
+    private func reserve(sequences: Int, rows: Int) {
+        let d = cfg.dModel
+        if sequences > seqCapacity {
+            seqCapacity = sequences
+            let n = cfg.nLayers * sequences * cfg.context * d
+            kCache = TensorStorage(count: n, zeroed: false)
+            vCache = TensorStorage(count: n, zeroed: false)
+        }
+        if rows > rowCapacity {
+            rowCapacity = rows
+            x = TensorStorage(count: rows * d, zeroed: false)
+            h = TensorStorage(count: rows * d, zeroed: false)
+            att = TensorStorage(count: rows * d, zeroed: false)
+            tmp = TensorStorage(count: rows * d, zeroed: false)
+            qkv = TensorStorage(count: rows * 3 * d, zeroed: false)
+            ff = TensorStorage(count: rows * cfg.dFF, zeroed: false)
+            logits = TensorStorage(count: rows * cfg.vocab, zeroed: false)
+            scores = TensorStorage(count: rows * cfg.nHeads * cfg.context, zeroed: false)
+        }
+    }
+
+    /// y[rows, out] = x[rows, in] · Wᵀ + b
+    @inline(__always)
+    private func linear(_ xp: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                        _ y: UnsafeMutablePointer<Float>, rows: Int, inF: Int, outF: Int) {
+        tc_fill_rows(y, b, rows, outF)
+        BLAS.sgemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: xp, lda: inF, b: w, ldb: inF, beta: 1, c: y, ldc: outF)
+    }
+
+    /// Runs rows (token, sequence slot, position) through the model, filling the cache, and returns
+    /// the argmax next token of each row listed in `wanted`.
+    private func forward(tokens: [Int32], slots: [Int], positions: [Int], wanted: [Int]) -> [Int32] {
+        let rows = tokens.count, d = cfg.dModel, hd = d / cfg.nHeads, ctx = cfg.context, heads = cfg.nHeads
+        let xp = x.pointer, hp = h.pointer, qp = qkv.pointer, ap = att.pointer, fp = ff.pointer
+        for r in 0..<rows {
+            tc_add(tokW + Int(tokens[r]) * d, posW + positions[r] * d, xp + r * d, d)
+        }
+        let scale = 1 / Float(hd).squareRoot()
+        for (l, w) in layers.enumerated() {
+            tc_layernorm_forward(xp, w.ln1w, w.ln1b, hp, nil, nil, rows, d, 1e-5)
+            linear(hp, w.qkvw, w.qkvb, qp, rows: rows, inF: d, outF: 3 * d)
+            let kBase = kCache.pointer + l * seqCapacity * ctx * d, vBase = vCache.pointer + l * seqCapacity * ctx * d
+            for r in 0..<rows {
+                let off = (slots[r] * ctx + positions[r]) * d
+                (kBase + off).update(from: qp + r * 3 * d + d, count: d)
+                (vBase + off).update(from: qp + r * 3 * d + 2 * d, count: d)
+            }
+            let sp = scores.pointer
+            Parallel.chunks(rows * heads, minimumPerThread: 256) { range in
+                for job in range {
+                    let (r, hh) = (job / heads, job % heads)
+                    let cacheRow = slots[r] * ctx * d + hh * hd
+                    tc_attend_one(qp + r * 3 * d + hh * hd, kBase + cacheRow, vBase + cacheRow, positions[r] + 1, hd, d, scale,
+                                  sp + job * ctx, ap + r * d + hh * hd)
+                }
+            }
+            linear(ap, w.projw, w.projb, tmp.pointer, rows: rows, inF: d, outF: d)
+            tc_accumulate(xp, tmp.pointer, rows * d)
+            tc_layernorm_forward(xp, w.ln2w, w.ln2b, hp, nil, nil, rows, d, 1e-5)
+            linear(hp, w.fc1w, w.fc1b, fp, rows: rows, inF: d, outF: cfg.dFF)
+            tc_gelu_forward(fp, fp, rows * cfg.dFF)
+            linear(fp, w.fc2w, w.fc2b, tmp.pointer, rows: rows, inF: cfg.dFF, outF: d)
+            tc_accumulate(xp, tmp.pointer, rows * d)
+        }
+        // Final LayerNorm and the tied head only for the rows whose next token is needed.
+        for (i, r) in wanted.enumerated() {
+            tc_layernorm_forward(xp + r * d, lnfw, lnfb, hp + i * d, nil, nil, 1, d, 1e-5)
+        }
+        let n = wanted.count, v = cfg.vocab
+        BLAS.sgemm(transA: false, transB: true, m: n, n: v, k: d, a: hp, lda: d, b: tokW, ldb: d, c: logits.pointer, ldc: v)
+        var next = [Int32](repeating: 0, count: n)
+        next.withUnsafeMutableBufferPointer { tc_argmax_rows(logits.pointer, $0.baseAddress!, n, v) }
+        return next
+    }
+
+    /// The longest prompt (in tokens, with BOS and SEP) this model accepts: one position must remain for output.
+    public var maxPromptTokens: Int { cfg.context - 1 }
+
+    /// Greedy continuations of `prompts` (token ids, usually `Vocabulary.prompt`), each stopping at EOS,
+    /// after `maxNewTokens`, or at the end of the context. Returns the generated tokens without EOS.
+    public func generate(prompts: [[Int32]], maxNewTokens: Int) throws -> [[Int32]] {
+        for p in prompts where p.isEmpty || p.count > maxPromptTokens {
+            throw ExpertError.inputTooLong(bytes: max(0, p.count - 2), limit: maxPromptTokens - 2)
+        }
+        let count = prompts.count
+        guard count > 0 else { return [] }
+        let totalPrompt = prompts.reduce(0) { $0 + $1.count }
+        reserve(sequences: count, rows: max(totalPrompt, count))
+        var tokens = [Int32](), slots = [Int](), positions = [Int](), wanted = [Int]()
+        tokens.reserveCapacity(totalPrompt)
+        for (s, p) in prompts.enumerated() {
+            for (t, tok) in p.enumerated() { tokens.append(tok); slots.append(s); positions.append(t) }
+            wanted.append(tokens.count - 1)
+        }
+        var next = forward(tokens: tokens, slots: slots, positions: positions, wanted: wanted)
+        var outputs = [[Int32]](repeating: [], count: count)
+        var length = prompts.map(\.count)
+        var active = [Int]()
+        for s in 0..<count {
+            if next[s] == Vocabulary.eos || maxNewTokens == 0 { continue }
+            outputs[s].append(next[s])
+            if outputs[s].count < maxNewTokens && length[s] < cfg.context { active.append(s) }
+        }
+        while !active.isEmpty {
+            let toks = active.map { outputs[$0].last! }
+            let pos = active.map { length[$0] }
+            next = forward(tokens: toks, slots: active, positions: pos, wanted: Array(0..<active.count))
+            var still = [Int]()
+            for (i, s) in active.enumerated() {
+                length[s] += 1
+                if next[i] == Vocabulary.eos { continue }
+                outputs[s].append(next[i])
+                if outputs[s].count < maxNewTokens && length[s] < cfg.context { still.append(s) }
+            }
+            active = still
+        }
+        return outputs
+    }
+
+    /// Answers for text inputs, decoded in batches of `batchSize`.
+    public func answer(_ inputs: [String], maxOutputBytes: Int, batchSize: Int = 64) throws -> [String] {
+        var out = [String]()
+        out.reserveCapacity(inputs.count)
+        for start in stride(from: 0, to: inputs.count, by: batchSize) {
+            let chunk = inputs[start..<min(inputs.count, start + batchSize)]
+            let gen = try generate(prompts: chunk.map(Vocabulary.prompt), maxNewTokens: maxOutputBytes)
+            out += gen.map(Vocabulary.text)
+        }
+        return out
+    }
+}

@@ -1,0 +1,239 @@
+import Foundation
+import TensorCore
+
+/// How an expert is trained. The same data, options, seed and thread count give the same weights, bit for bit.
+public struct TrainingOptions: Codable, Equatable, Sendable {
+    /// Budget in optimiser steps; when nil, `minutes` sets it (after timing the first steps).
+    public var steps: Int?
+    /// Wall-clock budget, used when `steps` is nil.
+    public var minutes: Double?
+    public var batchSize = 32
+    public var learningRate: Float = 1e-3
+    public var warmupSteps = 100
+    public var minLearningRateRatio: Float = 0.1
+    public var weightDecay: Float = 0.1
+    public var clipNorm: Float = 1.0
+    public var seed: UInt64 = 1
+    /// Validate (exact match on up to `validationExamples`) every this many steps, and at the end.
+    public var validateEvery = 250
+    public var validationExamples = 500
+    /// Write a resumable checkpoint every this many steps (0: never).
+    public var checkpointEvery = 250
+    /// Longest answer decoded during validation.
+    public var maxOutputBytes = 64
+
+    public init(steps: Int? = nil, minutes: Double? = nil, seed: UInt64 = 1) {
+        self.steps = steps
+        self.minutes = minutes
+        self.seed = seed
+    }
+}
+
+/// What a finished run did, as stored with the expert.
+public struct TrainingRecord: Codable, Equatable, Sendable {
+    public var steps: Int
+    public var seconds: Double
+    public var seed: UInt64
+    /// Real (non-padding) tokens the model read.
+    public var tokens: Int
+    public var trainExamples: Int
+    public var bestValidationAccuracy: Double
+    public var bestStep: Int
+    public var finalLoss: Float
+    public var threads: Int
+    /// Training compute, from the model's FLOPs per token and the padded tokens processed.
+    public var flops: Double
+    enum CodingKeys: String, CodingKey {
+        case steps, seconds, seed, tokens, threads, flops
+        case trainExamples = "train_examples", bestValidationAccuracy = "best_validation_accuracy"
+        case bestStep = "best_step", finalLoss = "final_loss"
+    }
+}
+
+/// One line of progress.
+public struct TrainingProgress: Sendable {
+    public let step: Int
+    public let totalSteps: Int
+    public let loss: Float
+    public let tokensPerSecond: Double
+    public let validationAccuracy: Double?
+    public let elapsed: Double
+    public var eta: Double { step > 0 ? elapsed / Double(step) * Double(totalSteps - step) : 0 }
+}
+
+/// Receives progress; the CLI renders it as a bar, plain lines or JSON.
+public protocol TrainingObserver: AnyObject {
+    func trainingProgress(_ p: TrainingProgress, validated: Bool)
+}
+
+/// Trains a transformer on examples with AdamW (warm-up, cosine decay, clipping), validating,
+/// keeping the best weights and writing resumable checkpoints.
+public final class Trainer {
+    public let model: Transformer
+    public let options: TrainingOptions
+    let train: [[Int32]]
+    let validation: [Example]
+    /// Checkpoint and best-weights files (in a run directory); nil disables both.
+    public let checkpointPath: String?
+    public var bestWeightsPath: String? { checkpointPath.map { $0 + ".best.safetensors" } }
+    /// Set from another thread (e.g. on SIGINT) to stop after the current step with a checkpoint.
+    nonisolated(unsafe) public var stopRequested = false
+
+    public init(model: Transformer, train: [Example], validation: [Example], options: TrainingOptions, checkpointPath: String? = nil) throws {
+        guard !train.isEmpty else { throw ExpertError.emptyData(file: "training data") }
+        for ex in train + validation where ex.trainingLength > model.config.context {
+            throw ExpertError.invalidConfig("an example of \(ex.trainingLength) tokens does not fit the context \(model.config.context)")
+        }
+        self.model = model
+        self.options = options
+        self.train = train.map(\.tokens)
+        self.validation = Array(validation.prefix(options.validationExamples))
+        self.checkpointPath = checkpointPath
+    }
+
+    /// Exact-match accuracy of greedy answers on the validation examples.
+    public func validate() throws -> Double {
+        guard !validation.isEmpty else { return 0 }
+        let answers = try Decoder(model: model).answer(validation.map(\.input), maxOutputBytes: options.maxOutputBytes)
+        let right = zip(answers, validation).filter { $0 == $1.output }.count
+        return Double(right) / Double(validation.count)
+    }
+
+    struct State {
+        var step = 0
+        var tokens = 0
+        var paddedTokens = 0
+        var seconds = 0.0
+        var best = -1.0
+        var bestStep = 0
+        var totalSteps = 0
+        var lastLoss: Float = 0
+    }
+
+    /// Runs to the budget, resuming from the checkpoint when `resume` is set and one exists.
+    /// On return the model holds the best validated weights.
+    @discardableResult
+    public func run(resume: Bool = false, observer: TrainingObserver? = nil) throws -> TrainingRecord {
+        let opt = AdamW(learningRate: options.learningRate, beta1: 0.9, beta2: 0.95, eps: 1e-8,
+                        weightDecay: options.weightDecay, decayOnlyMatrices: true)
+        var st = State()
+        var batcher = Batcher(examples: train, batchSize: options.batchSize, seed: options.seed)
+        if resume, let cp = checkpointPath, FileManager.default.fileExists(atPath: cp) {
+            try restore(from: cp, optimizer: opt, state: &st, batcher: &batcher)
+        }
+        if st.totalSteps == 0 { st.totalSteps = options.steps ?? 0 }
+        guard options.steps != nil || options.minutes != nil else { throw ExpertError.invalidConfig("give a budget: steps or minutes") }
+        let params = model.parameters.all
+        let flopsPerToken = model.config.trainingFLOPsPerToken(sequenceLength: model.config.context / 2)
+        let calibrationSteps = 10
+        var windowStart = MonotonicClock.now(), windowTokens = 0
+        var runStart = MonotonicClock.now() - st.seconds
+        while st.totalSteps == 0 || st.step < st.totalSteps {
+            if stopRequested { break }
+            let batch = batcher.next()
+            model.parameters.zeroGrad()
+            let loss = model.loss(batch)
+            loss.backward()
+            clipGradNorm(params, maxNorm: options.clipNorm)
+            let schedule = LearningRateSchedule(peak: options.learningRate, warmupSteps: options.warmupSteps,
+                                                totalSteps: max(st.totalSteps, options.warmupSteps + 1), minRatio: options.minLearningRateRatio)
+            opt.learningRate = schedule.rate(at: st.step)
+            opt.update(params)
+            st.step += 1
+            st.lastLoss = loss.item
+            let real = batch.realTokens
+            st.tokens += real
+            st.paddedTokens += batch.batch * batch.seq
+            windowTokens += real
+            st.seconds = MonotonicClock.now() - runStart
+            if st.totalSteps == 0 && st.step == calibrationSteps, let minutes = options.minutes {
+                // A wall-clock budget becomes a step count once the speed is known, so the schedule can decay.
+                st.totalSteps = max(calibrationSteps + 1, Int(minutes * 60 / (st.seconds / Double(st.step))))
+            }
+            let atEnd = st.totalSteps > 0 && st.step >= st.totalSteps
+            var validated: Double? = nil
+            if atEnd || st.step % options.validateEvery == 0 {
+                let t0 = MonotonicClock.now()
+                let acc = try validate()
+                validated = acc
+                if acc > st.best {
+                    st.best = acc
+                    st.bestStep = st.step
+                    if let bp = bestWeightsPath { try model.save(to: bp) }
+                }
+                runStart += MonotonicClock.now() - t0  // validation time is not training time
+                st.seconds = MonotonicClock.now() - runStart
+            }
+            if let cp = checkpointPath, options.checkpointEvery > 0, st.step % options.checkpointEvery == 0 || atEnd {
+                try saveCheckpoint(to: cp, optimizer: opt, state: st, batcher: batcher)
+            }
+            let now = MonotonicClock.now()
+            let tps = Double(windowTokens) / max(1e-9, now - windowStart)
+            if now - windowStart > 2 { windowStart = now; windowTokens = 0 }
+            observer?.trainingProgress(TrainingProgress(step: st.step, totalSteps: max(st.totalSteps, st.step), loss: st.lastLoss,
+                                                        tokensPerSecond: tps, validationAccuracy: validated ?? (st.best >= 0 ? st.best : nil),
+                                                        elapsed: st.seconds), validated: validated != nil)
+        }
+        if let cp = checkpointPath, stopRequested { try saveCheckpoint(to: cp, optimizer: opt, state: st, batcher: batcher) }
+        if let bp = bestWeightsPath, st.best >= 0, FileManager.default.fileExists(atPath: bp) {
+            let best = try Transformer.load(from: bp)
+            try model.parameters.load(best.parameters.entries())
+        }
+        return TrainingRecord(steps: st.step, seconds: st.seconds, seed: options.seed, tokens: st.tokens, trainExamples: train.count,
+                              bestValidationAccuracy: max(0, st.best), bestStep: st.bestStep, finalLoss: st.lastLoss,
+                              threads: BLAS.threads, flops: flopsPerToken * Double(st.paddedTokens))
+    }
+
+    // MARK: Checkpoints
+
+    private func saveCheckpoint(to path: String, optimizer: AdamW, state st: State, batcher: Batcher) throws {
+        var items = model.parameters.entries().mapValues { SafeTensors.Item($0) }
+        let shapes = Dictionary(uniqueKeysWithValues: model.parameters.all.map { ($0.name, $0.shape) })
+        for (k, t) in optimizer.stateTensors(shapes: shapes) { items[k] = SafeTensors.Item(t) }
+        var meta = model.config.metadata
+        meta["checkpoint.step"] = "\(st.step)"
+        meta["checkpoint.total_steps"] = "\(st.totalSteps)"
+        meta["checkpoint.optimizer_step"] = "\(optimizer.step)"
+        meta["checkpoint.tokens"] = "\(st.tokens)"
+        meta["checkpoint.padded_tokens"] = "\(st.paddedTokens)"
+        meta["checkpoint.seconds"] = "\(st.seconds)"
+        meta["checkpoint.best"] = "\(st.best)"
+        meta["checkpoint.best_step"] = "\(st.bestStep)"
+        meta["checkpoint.epoch"] = "\(batcher.epoch)"
+        meta["checkpoint.batch_index"] = "\(batcher.indexInEpoch)"
+        meta["checkpoint.rng"] = batcher.epochStartState.map(String.init).joined(separator: ",")
+        meta["checkpoint.options"] = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
+        meta["checkpoint.examples"] = "\(train.count)"
+        try SafeTensors.write(items, metadata: meta, to: path)
+    }
+
+    private func restore(from path: String, optimizer: AdamW, state st: inout State, batcher: inout Batcher) throws {
+        let file: SafeTensors.File
+        do { file = try SafeTensors.read(path: path) } catch { throw ExpertError.badCheckpoint("\(error)") }
+        let m = file.metadata
+        func int(_ k: String) throws -> Int {
+            guard let v = m["checkpoint.\(k)"].flatMap({ Int($0) }) else { throw ExpertError.badCheckpoint("\(path) lacks checkpoint.\(k)") }
+            return v
+        }
+        guard let optJSON = m["checkpoint.options"], let saved = try? JSONDecoder().decode(TrainingOptions.self, from: Data(optJSON.utf8)),
+              saved == options else {
+            throw ExpertError.badCheckpoint("\(path) was written with other training options; delete it to start over")
+        }
+        guard try int("examples") == train.count else {
+            throw ExpertError.badCheckpoint("\(path) was written for other training data; delete it to start over")
+        }
+        let weights = file.tensors.filter { !$0.key.hasPrefix("adam.") }
+        do { try model.parameters.load(weights) } catch { throw ExpertError.badCheckpoint("\(path): \(error)") }
+        optimizer.restore(step: try int("optimizer_step"), tensors: file.tensors.filter { $0.key.hasPrefix("adam.") })
+        st.step = try int("step")
+        st.totalSteps = try int("total_steps")
+        st.tokens = try int("tokens")
+        st.paddedTokens = try int("padded_tokens")
+        st.seconds = Double(m["checkpoint.seconds"] ?? "0") ?? 0
+        st.best = Double(m["checkpoint.best"] ?? "-1") ?? -1
+        st.bestStep = try int("best_step")
+        let rng = (m["checkpoint.rng"] ?? "").split(separator: ",").compactMap { UInt64($0) }
+        guard rng.count == 4 else { throw ExpertError.badCheckpoint("\(path) lacks the data-order generator state") }
+        batcher = Batcher(examples: train, batchSize: options.batchSize, epoch: try int("epoch"), index: try int("batch_index"), epochStartState: rng)
+    }
+}
