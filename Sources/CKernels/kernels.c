@@ -38,6 +38,14 @@ static inline float fast_tanhf(float x) {
     return 1.0f - 2.0f / (e + 1.0f);
 }
 
+// Sums in these kernels may be reordered so that they vectorise (a fixed order per build and CPU, so
+// runs stay reproducible); the exp polynomial is a separate function and keeps its exact order.
+#if defined(__clang__)
+#define REASSOCIATE _Pragma("clang fp reassociate(on)")
+#else
+#define REASSOCIATE
+#endif
+
 #define GELU_C 0.7978845608028654f
 #define GELU_A 0.044715f
 
@@ -79,6 +87,7 @@ CLONES void tc_scale(const float *restrict x, float alpha, float *restrict y, si
 }
 
 CLONES double tc_sum_squares(const float *restrict x, size_t n) {
+    REASSOCIATE
     double total = 0;
     size_t i = 0;
     while (i < n) {  // float blocks of 4096 keep vectorised speed and float64 accuracy overall
@@ -91,6 +100,7 @@ CLONES double tc_sum_squares(const float *restrict x, size_t n) {
 }
 
 CLONES double tc_sum(const float *restrict x, size_t n) {
+    REASSOCIATE
     double total = 0;
     size_t i = 0;
     while (i < n) {
@@ -119,6 +129,7 @@ CLONES void tc_sum_rows_into(const float *restrict dy, float *restrict db, size_
 CLONES void tc_layernorm_forward(const float *restrict x, const float *restrict w, const float *restrict b,
                                  float *restrict y, float *restrict mean, float *restrict rstd,
                                  size_t rows, size_t d, float eps) {
+    REASSOCIATE
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * d;
         float s = 0;
@@ -137,6 +148,7 @@ CLONES void tc_layernorm_forward(const float *restrict x, const float *restrict 
 CLONES void tc_layernorm_backward(const float *restrict x, const float *restrict w, const float *restrict mean,
                                   const float *restrict rstd, const float *restrict dy, float *restrict dx,
                                   float *restrict dw, float *restrict db, size_t rows, size_t d) {
+    REASSOCIATE
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * d, *dyr = dy + r * d;
         float m = mean[r], rs = rstd[r];
@@ -161,6 +173,7 @@ CLONES void tc_layernorm_backward(const float *restrict x, const float *restrict
 }
 
 CLONES void tc_softmax_rows(const float *restrict x, float *restrict y, size_t rows, size_t d) {
+    REASSOCIATE
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * d;
         float *yr = y + r * d;
@@ -175,6 +188,7 @@ CLONES void tc_softmax_rows(const float *restrict x, float *restrict y, size_t r
 
 CLONES void tc_softmax_rows_backward(const float *restrict y, const float *restrict dy, float *restrict dx,
                                      size_t rows, size_t d) {
+    REASSOCIATE
     for (size_t r = 0; r < rows; r++) {
         const float *yr = y + r * d, *dyr = dy + r * d;
         float dot = 0;
@@ -185,6 +199,7 @@ CLONES void tc_softmax_rows_backward(const float *restrict y, const float *restr
 }
 
 CLONES void tc_causal_softmax(float *restrict s, size_t t, float scale) {
+    REASSOCIATE
     for (size_t i = 0; i < t; i++) {
         float *row = s + i * t;
         float mx = -INFINITY;
@@ -198,6 +213,7 @@ CLONES void tc_causal_softmax(float *restrict s, size_t t, float scale) {
 }
 
 CLONES void tc_causal_softmax_backward(const float *restrict p, float *restrict dp, size_t t) {
+    REASSOCIATE
     for (size_t i = 0; i < t; i++) {
         const float *pr = p + i * t;
         float *dr = dp + i * t;
@@ -211,6 +227,7 @@ CLONES void tc_causal_softmax_backward(const float *restrict p, float *restrict 
 CLONES double tc_cross_entropy(const float *restrict logits, const int32_t *restrict targets,
                                const float *restrict weight, float *restrict dlogits, float gscale,
                                size_t rows, size_t v) {
+    REASSOCIATE
     double total = 0;
     for (size_t r = 0; r < rows; r++) {
         const float *lr = logits + r * v;
@@ -260,6 +277,7 @@ CLONES void tc_adamw(float *restrict p, const float *restrict g, float *restrict
 
 CLONES void tc_attend_one(const float *restrict q, const float *restrict k, const float *restrict v, size_t n,
                           size_t hd, size_t stride, float scale, float *restrict scores, float *restrict out) {
+    REASSOCIATE
     float mx = -INFINITY;
     for (size_t j = 0; j < n; j++) {
         const float *kj = k + j * stride;
@@ -275,6 +293,29 @@ CLONES void tc_attend_one(const float *restrict q, const float *restrict k, cons
     for (size_t c = 0; c < hd; c++) out[c] = 0;
     for (size_t j = 0; j < n; j++) {
         const float *vj = v + j * stride;
+        float pj = scores[j] * inv;
+        for (size_t c = 0; c < hd; c++) out[c] += pj * vj[c];
+    }
+}
+
+CLONES void tc_attend_cached(const float *restrict q, const float *restrict kt, const float *restrict v, size_t n,
+                             size_t hd, size_t ctx, size_t vstride, float scale, float *restrict scores,
+                             float *restrict out) {
+    REASSOCIATE
+    for (size_t j = 0; j < n; j++) scores[j] = 0;
+    for (size_t c = 0; c < hd; c++) {  // keys stored transposed: this loop runs along positions, fully vectorised
+        const float *kc = kt + c * ctx;
+        float qc = q[c] * scale;
+        for (size_t j = 0; j < n; j++) scores[j] += qc * kc[j];
+    }
+    float mx = -INFINITY;
+    for (size_t j = 0; j < n; j++) mx = scores[j] > mx ? scores[j] : mx;
+    float sum = 0;
+    for (size_t j = 0; j < n; j++) { float e = fast_expf(scores[j] - mx); scores[j] = e; sum += e; }
+    float inv = 1.0f / sum;
+    for (size_t c = 0; c < hd; c++) out[c] = 0;
+    for (size_t j = 0; j < n; j++) {
+        const float *vj = v + j * vstride;
         float pj = scores[j] * inv;
         for (size_t c = 0; c < hd; c++) out[c] += pj * vj[c];
     }

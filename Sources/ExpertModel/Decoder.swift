@@ -53,7 +53,8 @@ public final class Decoder {
             qkv = TensorStorage(count: rows * 3 * d, zeroed: false)
             ff = TensorStorage(count: rows * cfg.dFF, zeroed: false)
             logits = TensorStorage(count: rows * cfg.vocab, zeroed: false)
-            scores = TensorStorage(count: rows * cfg.nHeads * cfg.context, zeroed: false)
+            // Row-wise attention needs a score row per (row, head); prompt attention a [ctx, ctx] block per worker.
+            scores = TensorStorage(count: max(rows * cfg.nHeads * cfg.context, Parallel.threads * cfg.context * cfg.context), zeroed: false)
         }
     }
 
@@ -62,12 +63,18 @@ public final class Decoder {
     private func linear(_ xp: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                         _ y: UnsafeMutablePointer<Float>, rows: Int, inF: Int, outF: Int) {
         tc_fill_rows(y, b, rows, outF)
+        if rows == 1 {  // gemv reads W once; sgemm would pack it on every call
+            BLAS.sgemv(m: outF, n: inF, a: w, lda: inF, x: xp, beta: 1, y: y)
+            return
+        }
         BLAS.sgemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: xp, lda: inF, b: w, ldb: inF, beta: 1, c: y, ldc: outF)
     }
 
     /// Runs rows (token, sequence slot, position) through the model, filling the cache, and returns
     /// the argmax next token of each row listed in `wanted`.
-    private func forward(tokens: [Int32], slots: [Int], positions: [Int], wanted: [Int]) -> [Int32] {
+    /// `prefillRuns` lists (first row, length) of whole prompts starting at position 0: their attention
+    /// runs as small matrix products per prompt and head instead of row by row.
+    private func forward(tokens: [Int32], slots: [Int], positions: [Int], wanted: [Int], prefillRuns: [(Int, Int)]? = nil) -> [Int32] {
         let rows = tokens.count, d = cfg.dModel, hd = d / cfg.nHeads, ctx = cfg.context, heads = cfg.nHeads
         let xp = x.pointer, hp = h.pointer, qp = qkv.pointer, ap = att.pointer, fp = ff.pointer
         for r in 0..<rows {
@@ -77,19 +84,25 @@ public final class Decoder {
         for (l, w) in layers.enumerated() {
             tc_layernorm_forward(xp, w.ln1w, w.ln1b, hp, nil, nil, rows, d, 1e-5)
             linear(hp, w.qkvw, w.qkvb, qp, rows: rows, inF: d, outF: 3 * d)
+            // Keys are cached transposed per head ([slot, head, hd, ctx]) so scoring runs along positions;
+            // values stay [slot, ctx, d] so the weighted sum runs along the head's components.
             let kBase = kCache.pointer + l * seqCapacity * ctx * d, vBase = vCache.pointer + l * seqCapacity * ctx * d
             for r in 0..<rows {
-                let off = (slots[r] * ctx + positions[r]) * d
-                (kBase + off).update(from: qp + r * 3 * d + d, count: d)
-                (vBase + off).update(from: qp + r * 3 * d + 2 * d, count: d)
+                let kSrc = qp + r * 3 * d + d, slotK = kBase + slots[r] * d * ctx, pos = positions[r]
+                for c in 0..<d { slotK[c * ctx + pos] = kSrc[c] }
+                (vBase + (slots[r] * ctx + pos) * d).update(from: qp + r * 3 * d + 2 * d, count: d)
             }
-            let sp = scores.pointer
-            Parallel.chunks(rows * heads, minimumPerThread: 256) { range in
-                for job in range {
-                    let (r, hh) = (job / heads, job % heads)
-                    let cacheRow = slots[r] * ctx * d + hh * hd
-                    tc_attend_one(qp + r * 3 * d + hh * hd, kBase + cacheRow, vBase + cacheRow, positions[r] + 1, hd, d, scale,
-                                  sp + job * ctx, ap + r * d + hh * hd)
+            if let runs = prefillRuns {
+                prefillAttention(runs: runs, qkv: qp, out: ap, scale: scale)
+            } else {
+                let sp = scores.pointer
+                Parallel.chunks(rows * heads, minimumPerThread: 256) { range in
+                    for job in range {
+                        let (r, hh) = (job / heads, job % heads)
+                        tc_attend_cached(qp + r * 3 * d + hh * hd, kBase + slots[r] * d * ctx + hh * hd * ctx,
+                                         vBase + slots[r] * ctx * d + hh * hd, positions[r] + 1, hd, ctx, d, scale,
+                                         sp + job * ctx, ap + r * d + hh * hd)
+                    }
                 }
             }
             linear(ap, w.projw, w.projb, tmp.pointer, rows: rows, inF: d, outF: d)
@@ -111,12 +124,34 @@ public final class Decoder {
         return next
     }
 
+    /// Causal attention over whole prompts: S = Q·Kᵀ, masked softmax, Y = P·V per (prompt, head), on
+    /// strided views of the qkv rows, split across cores.
+    private func prefillAttention(runs: [(Int, Int)], qkv qp: UnsafeMutablePointer<Float>, out ap: UnsafeMutablePointer<Float>, scale: Float) {
+        let d = cfg.dModel, heads = cfg.nHeads, hd = d / heads, ctx = cfg.context
+        let sp = scores.pointer
+        BLAS.singleThreaded {
+            Parallel.indexedChunks(runs.count * heads, workers: min(Parallel.threads, runs.count * heads)) { w, range in
+                let p = sp + w * ctx * ctx
+                for job in range {
+                    let (start, len) = runs[job / heads]
+                    let hh = job % heads
+                    let base = qp + start * 3 * d + hh * hd
+                    BLAS.sgemm(transA: false, transB: true, m: len, n: len, k: hd, a: base, lda: 3 * d, b: base + d, ldb: 3 * d, c: p, ldc: len)
+                    tc_causal_softmax(p, len, scale)
+                    BLAS.sgemm(transA: false, transB: false, m: len, n: hd, k: len, a: p, lda: len, b: base + 2 * d, ldb: 3 * d,
+                               c: ap + start * d + hh * hd, ldc: d)
+                }
+            }
+        }
+    }
+
     /// The longest prompt (in tokens, with BOS and SEP) this model accepts: one position must remain for output.
     public var maxPromptTokens: Int { cfg.context - 1 }
 
     /// Greedy continuations of `prompts` (token ids, usually `Vocabulary.prompt`), each stopping at EOS,
     /// after `maxNewTokens`, or at the end of the context. Returns the generated tokens without EOS.
-    public func generate(prompts: [[Int32]], maxNewTokens: Int) throws -> [[Int32]] {
+    /// With `stopAtEOS` false every request gets exactly `maxNewTokens` (benchmarks).
+    public func generate(prompts: [[Int32]], maxNewTokens: Int, stopAtEOS: Bool = true) throws -> [[Int32]] {
         for p in prompts where p.isEmpty || p.count > maxPromptTokens {
             throw ExpertError.inputTooLong(bytes: max(0, p.count - 2), limit: maxPromptTokens - 2)
         }
@@ -124,18 +159,19 @@ public final class Decoder {
         guard count > 0 else { return [] }
         let totalPrompt = prompts.reduce(0) { $0 + $1.count }
         reserve(sequences: count, rows: max(totalPrompt, count))
-        var tokens = [Int32](), slots = [Int](), positions = [Int](), wanted = [Int]()
+        var tokens = [Int32](), slots = [Int](), positions = [Int](), wanted = [Int](), runs = [(Int, Int)]()
         tokens.reserveCapacity(totalPrompt)
         for (s, p) in prompts.enumerated() {
+            runs.append((tokens.count, p.count))
             for (t, tok) in p.enumerated() { tokens.append(tok); slots.append(s); positions.append(t) }
             wanted.append(tokens.count - 1)
         }
-        var next = forward(tokens: tokens, slots: slots, positions: positions, wanted: wanted)
+        var next = forward(tokens: tokens, slots: slots, positions: positions, wanted: wanted, prefillRuns: runs)
         var outputs = [[Int32]](repeating: [], count: count)
         var length = prompts.map(\.count)
         var active = [Int]()
         for s in 0..<count {
-            if next[s] == Vocabulary.eos || maxNewTokens == 0 { continue }
+            if (stopAtEOS && next[s] == Vocabulary.eos) || maxNewTokens == 0 { continue }
             outputs[s].append(next[s])
             if outputs[s].count < maxNewTokens && length[s] < cfg.context { active.append(s) }
         }
@@ -146,7 +182,7 @@ public final class Decoder {
             var still = [Int]()
             for (i, s) in active.enumerated() {
                 length[s] += 1
-                if next[i] == Vocabulary.eos { continue }
+                if stopAtEOS && next[i] == Vocabulary.eos { continue }
                 outputs[s].append(next[i])
                 if outputs[s].count < maxNewTokens && length[s] < cfg.context { still.append(s) }
             }

@@ -6,7 +6,7 @@ import TriageEngine
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Triage's hot paths (GEMM, ops, training, decoding, routing).",
-        subcommands: [Gemm.self, Ops.self, Train.self])
+        subcommands: [Gemm.self, Ops.self, Train.self, Decode.self, Route.self])
 
     struct Gemm: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "sgemm GFLOP/s through TensorCore for 1024³ and the transformer's shapes.")
@@ -64,6 +64,26 @@ extension Bench {
             for r in rows.sorted(by: { $0.ms > $1.ms }) {
                 print(r.op.padding(toLength: 14, withPad: " ", startingAt: 0) + r.pass.padding(toLength: 10, withPad: " ", startingAt: 0)
                       + String(format: "%7d %8.2f %6.1f%%", r.calls, r.ms, 100 * r.ms / total))
+            }
+        }
+    }
+}
+
+extension Bench {
+    struct Decode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Greedy decoding of tiny: 48-byte prompt + 16 new tokens at batch 1 and 32 (the peer's workload).")
+        @Option(help: "Threads for OpenBLAS and TensorCore loops.") var threads: Int = 2
+        @Option(help: "Batch sizes, comma-separated.") var batches = "1,32"
+        @Flag(help: "One JSON object per batch size.") var json = false
+
+        func run() throws {
+            let sizes = batches.split(separator: ",").compactMap { Int($0) }
+            guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batches takes positive integers, e.g. 1,32") }
+            for r in try DecodeBenchmark.run(threads: threads, batches: sizes) {
+                if json { print(try JSONOutput.line(r)); continue }
+                print(String(format: "decode tiny, batch %2d, %d threads: %.2f ms/request, %.0f requests/s (%.2f ms per batch, median of %d)",
+                             r.batch, r.threads, r.msPerRequest, r.requestsPerS, r.msPerBatch, r.runs))
             }
         }
     }

@@ -65,6 +65,10 @@ void tc_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, 
 void tc_attend_one(const float *q, const float *k, const float *v, size_t n, size_t hd,
                    size_t stride, float scale, float *scores, float *out);
 
+/// As tc_attend_one, with the keys of one head stored transposed: kt[c * ctx + j] is key j's component c.
+void tc_attend_cached(const float *q, const float *kt, const float *v, size_t n, size_t hd, size_t ctx,
+                      size_t vstride, float scale, float *scores, float *out);
+
 // ---- hashing (router features)
 uint64_t tc_fnv1a64(const uint8_t *bytes, size_t n);
 #endif
