@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "ExpertModel", dependencies: ["TensorCore", "CKernels"]),
         .target(name: "Router", dependencies: ["TensorCore", "CKernels"]),
         .target(name: "Registry", dependencies: ["CSQLite"]),
-        .target(name: "TriageEngine", dependencies: ["ExpertModel", "Router", "Registry", "TensorCore"]),
+        .target(name: "TriageEngine", dependencies: ["ExpertModel", "Router", "Registry", "TensorCore", "CKernels"]),
         .executableTarget(name: "TriageCLI", dependencies: [
             "TriageEngine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

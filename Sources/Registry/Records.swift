@@ -107,3 +107,15 @@ public struct BaselineRecord: Equatable, Codable {
         self.createdAt = createdAt
     }
 }
+
+/// One expert to register: its record, weights blob and data blobs.
+public struct ExpertRegistration {
+    public var record: ExpertRecord
+    public var weights: BlobRef
+    public var data: [DataRole: BlobRef]
+    public init(record: ExpertRecord, weights: BlobRef, data: [DataRole: BlobRef] = [:]) {
+        self.record = record
+        self.weights = weights
+        self.data = data
+    }
+}

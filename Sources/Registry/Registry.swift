@@ -60,48 +60,60 @@ public final class Registry {
     @discardableResult
     public func registerExpert(_ record: ExpertRecord, weights: BlobRef, data: [DataRole: BlobRef] = [:],
                                router: RouterRecord, replace: Bool = false) throws -> (expert: ExpertRecord, router: RouterRecord) {
-        let name = record.name
-        try ExpertName.validate(name)
-        return try database.transaction {
-            try ensureBlobRow(weights.sha256, size: weights.size, owner: .expertWeights(name))
-            for role in data.keys.sorted() {
-                try ensureBlobRow(data[role]!.sha256, size: data[role]!.size, owner: .expertData(name, role: role.rawValue))
-            }
-            try ensureBlobRow(router.weightsBlob, size: nil, owner: .other("the new router's weights"))
+        let result = try registerExperts([ExpertRegistration(record: record, weights: weights, data: data)], router: router, replace: replace)
+        return (result.experts[0], result.router)
+    }
 
-            let columns: [SQLValue] = [
-                .text(record.description), .text(record.configJSON), .int(Int64(record.paramCount)), .text(weights.sha256),
-                .int(record.maxOutputBytes), .text(record.metricsJSON), .text(record.trainingJSON), .text(record.manifestJSON),
-            ]
-            let expertID: Int64
-            if let existing = try database.query("SELECT id, version FROM experts WHERE name = ?", [.text(name)]).first {
-                guard replace else { throw RegistryError.alreadyExists(kind: "expert", name: name) }
-                expertID = Int64(existing.int("id")!)
-                let version = Int64(existing.int("version")! + 1)
-                try database.run("""
-                    UPDATE experts SET description = ?, config_json = ?, param_count = ?, weights_blob = ?,
-                        max_output_bytes = ?, metrics_json = ?, training_json = ?, manifest_json = ?,
-                        version = ?, created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-                    WHERE id = ?
-                    """, columns + [.int(version), .int(expertID)])
-                try database.run("DELETE FROM expert_data WHERE expert_id = ?", [.int(expertID)])
-            } else {
-                try database.run("""
-                    INSERT INTO experts (description, config_json, param_count, weights_blob, max_output_bytes,
-                        metrics_json, training_json, manifest_json, name, version)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-                    """, columns + [.text(name)])
-                expertID = database.lastInsertRowID
-            }
-            try failpoint("register.afterExpert")
-            for role in data.keys.sorted() {
-                try database.run("INSERT INTO expert_data (expert_id, role, blob) VALUES (?, ?, ?)",
-                                 [.int(expertID), .text(role.rawValue), .text(data[role]!.sha256)])
-            }
+    /// Registers several experts and the router that knows all of them in one transaction (importing the
+    /// shipped suite): either all of them appear, with the router, or none does.
+    @discardableResult
+    public func registerExperts(_ items: [ExpertRegistration], router: RouterRecord,
+                                replace: Bool = false) throws -> (experts: [ExpertRecord], router: RouterRecord) {
+        for item in items { try ExpertName.validate(item.record.name) }
+        return try database.transaction {
+            for item in items { try insertExpert(item.record, weights: item.weights, data: item.data, replace: replace) }
+            try ensureBlobRow(router.weightsBlob, size: nil, owner: .other("the new router's weights"))
             try checkRouter(router, against: try expertNames())
             let stored = try insertRouter(router, activate: true)
             try failpoint("register.beforeCommit")
-            return (try expert(named: name)!, stored)
+            return (try items.map { try expert(named: $0.record.name)! }, stored)
+        }
+    }
+
+    private func insertExpert(_ record: ExpertRecord, weights: BlobRef, data: [DataRole: BlobRef], replace: Bool) throws {
+        let name = record.name
+        try ensureBlobRow(weights.sha256, size: weights.size, owner: .expertWeights(name))
+        for role in data.keys.sorted() {
+            try ensureBlobRow(data[role]!.sha256, size: data[role]!.size, owner: .expertData(name, role: role.rawValue))
+        }
+        let columns: [SQLValue] = [
+            .text(record.description), .text(record.configJSON), .int(Int64(record.paramCount)), .text(weights.sha256),
+            .int(record.maxOutputBytes), .text(record.metricsJSON), .text(record.trainingJSON), .text(record.manifestJSON),
+        ]
+        let expertID: Int64
+        if let existing = try database.query("SELECT id, version FROM experts WHERE name = ?", [.text(name)]).first {
+            guard replace else { throw RegistryError.alreadyExists(kind: "expert", name: name) }
+            expertID = Int64(existing.int("id")!)
+            let version = Int64(existing.int("version")! + 1)
+            try database.run("""
+                UPDATE experts SET description = ?, config_json = ?, param_count = ?, weights_blob = ?,
+                    max_output_bytes = ?, metrics_json = ?, training_json = ?, manifest_json = ?,
+                    version = ?, created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                WHERE id = ?
+                """, columns + [.int(version), .int(expertID)])
+            try database.run("DELETE FROM expert_data WHERE expert_id = ?", [.int(expertID)])
+        } else {
+            try database.run("""
+                INSERT INTO experts (description, config_json, param_count, weights_blob, max_output_bytes,
+                    metrics_json, training_json, manifest_json, name, version)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                """, columns + [.text(name)])
+            expertID = database.lastInsertRowID
+        }
+        try failpoint("register.afterExpert")
+        for role in data.keys.sorted() {
+            try database.run("INSERT INTO expert_data (expert_id, role, blob) VALUES (?, ?, ?)",
+                             [.int(expertID), .text(role.rawValue), .text(data[role]!.sha256)])
         }
     }
 
@@ -326,7 +338,20 @@ public final class Registry {
         UNION SELECT blob FROM expert_data
         UNION SELECT weights_blob FROM routers
         UNION SELECT weights_blob FROM baselines WHERE weights_blob IS NOT NULL
+        UNION SELECT value FROM settings WHERE key LIKE 'blob.%'
         """
+
+    /// Stores a setting whose value is a blob (key prefixed `blob.`), so `gc` keeps the blob while it is set.
+    public func setBlobSetting(_ key: String, _ ref: BlobRef) throws {
+        try database.transaction {
+            try ensureBlobRow(ref.sha256, size: ref.size, owner: .other("setting \(key)"))
+            try database.run("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                             [.text("blob." + key), .text(ref.sha256)])
+        }
+    }
+
+    /// The blob a `setBlobSetting` key refers to.
+    public func blobSetting(_ key: String) throws -> String? { try setting("blob." + key) }
 
     /// Hashes of every blob some expert, data split, router or baseline refers to.
     public func referencedBlobs() throws -> Set<String> {

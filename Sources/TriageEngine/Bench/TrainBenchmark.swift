@@ -43,7 +43,7 @@ public enum TrainBenchmark {
         var first: Float = 0, last: Float = 0
         var times = [Double]()
         for i in 0..<(warmup + steps) {
-            let t0 = Clock.now()
+            let t0 = MonotonicClock.now()
             model.parameters.zeroGrad()
             let loss = model.loss(batches[i % batches.count])
             loss.backward()
@@ -51,7 +51,7 @@ public enum TrainBenchmark {
             opt.update(model.parameters.all)
             if i == 0 { first = loss.item }
             last = loss.item
-            if i >= warmup { times.append(Clock.now() - t0) }
+            if i >= warmup { times.append(MonotonicClock.now() - t0) }
         }
         times.sort()
         let median = times[times.count / 2], best = times[0]
@@ -72,12 +72,12 @@ public enum OpsBenchmark {
         for _ in 0..<passes {
             model.parameters.zeroGrad()
             let profiler = Profiler()
-            let t0 = Clock.now()
+            let t0 = MonotonicClock.now()
             profiler.record {
                 let loss = model.loss(batch)
                 loss.backward()
             }
-            let total = (Clock.now() - t0) * 1e3
+            let total = (MonotonicClock.now() - t0) * 1e3
             if best == nil || total < best!.totalMs { best = (profiler.rows, total) }
         }
         return best!

@@ -1,0 +1,76 @@
+/// Everything that decides a router's features, training and abstention. Saved inside the model file,
+/// so a loaded model hashes requests exactly as it was trained to. Decoding fills missing keys with the
+/// defaults, so models saved before a field existed still load.
+public struct RouterConfig: Codable, Equatable, Sendable {
+    /// Rows of the hashed embedding table. Collisions cost accuracy; rows cost memory (buckets × dim × 4 bytes)
+    /// and cache misses when routing.
+    public var buckets: Int = 1 << 19
+    /// Embedding width.
+    public var dim: Int = 16
+    public var epochs: Int = 5
+    /// Initial SGD step; it decays linearly to 0 over all epochs (fastText's schedule).
+    public var learningRate: Float = 0.2
+    /// Character n-gram lengths, in bytes, of each word with its '<' and '>' boundary marks.
+    public var minn: Int = 2
+    public var maxn: Int = 5
+    /// Longest word n-gram: 1 = unigrams only, 2 = unigrams and bigrams.
+    public var wordNgrams: Int = 2
+    public var seed: UInt64 = 0
+    /// Training inputs per expert: larger experts are subsampled to this, smaller ones upsampled to the
+    /// largest (capped) count, so that every expert weighs the same.
+    public var maxPerExpert: Int = 20_000
+    /// Background examples per expert-sized share: 1 gives the background class as many training
+    /// examples as one expert (upsampling the shipped corpus as needed); 0 trains no background class.
+    public var backgroundWeight: Double = 1
+    /// Every n-th background line is held out of training to measure how often generic text is refused
+    /// (0 holds out nothing).
+    public var backgroundHoldoutEvery: Int = 10
+    /// The threshold is set so that this fraction of in-domain validation inputs is accepted.
+    public var targetAcceptance: Double = 0.99
+    /// Used when there is no validation data to choose a threshold from.
+    public var defaultThreshold: Float = 0.5
+
+    public init() {}
+
+    public func validate() throws {
+        func check(_ ok: Bool, _ message: @autoclosure () -> String) throws {
+            if !ok { throw RouterError.invalidConfig(message()) }
+        }
+        try check(buckets >= 1 && buckets <= Int(UInt32.max), "buckets must be in 1...\(UInt32.max), got \(buckets)")
+        try check(dim >= 1 && dim <= 1024, "dim must be in 1...1024, got \(dim)")
+        try check(epochs >= 1, "epochs must be at least 1, got \(epochs)")
+        try check(learningRate > 0 && learningRate.isFinite, "learningRate must be positive, got \(learningRate)")
+        try check(minn >= 1 && minn <= maxn, "need 1 <= minn <= maxn, got minn \(minn), maxn \(maxn)")
+        try check(maxn <= 16, "maxn must be at most 16, got \(maxn)")
+        try check((1...FeatureHasher.maxWordNgrams).contains(wordNgrams),
+                  "wordNgrams must be in 1...\(FeatureHasher.maxWordNgrams), got \(wordNgrams)")
+        try check(maxPerExpert >= 1, "maxPerExpert must be at least 1, got \(maxPerExpert)")
+        try check(backgroundWeight >= 0 && backgroundWeight.isFinite, "backgroundWeight must be >= 0, got \(backgroundWeight)")
+        try check(backgroundHoldoutEvery >= 0, "backgroundHoldoutEvery must be >= 0, got \(backgroundHoldoutEvery)")
+        try check(targetAcceptance > 0 && targetAcceptance <= 1, "targetAcceptance must be in (0, 1], got \(targetAcceptance)")
+        try check(defaultThreshold >= 0 && defaultThreshold <= 1, "defaultThreshold must be in [0, 1], got \(defaultThreshold)")
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case buckets, dim, epochs, learningRate, minn, maxn, wordNgrams, seed, maxPerExpert, backgroundWeight,
+             backgroundHoldoutEvery, targetAcceptance, defaultThreshold
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = RouterConfig()
+        buckets = try c.decodeIfPresent(Int.self, forKey: .buckets) ?? d.buckets
+        dim = try c.decodeIfPresent(Int.self, forKey: .dim) ?? d.dim
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? d.epochs
+        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
+        minn = try c.decodeIfPresent(Int.self, forKey: .minn) ?? d.minn
+        maxn = try c.decodeIfPresent(Int.self, forKey: .maxn) ?? d.maxn
+        wordNgrams = try c.decodeIfPresent(Int.self, forKey: .wordNgrams) ?? d.wordNgrams
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        maxPerExpert = try c.decodeIfPresent(Int.self, forKey: .maxPerExpert) ?? d.maxPerExpert
+        backgroundWeight = try c.decodeIfPresent(Double.self, forKey: .backgroundWeight) ?? d.backgroundWeight
+        backgroundHoldoutEvery = try c.decodeIfPresent(Int.self, forKey: .backgroundHoldoutEvery) ?? d.backgroundHoldoutEvery
+        targetAcceptance = try c.decodeIfPresent(Double.self, forKey: .targetAcceptance) ?? d.targetAcceptance
+        defaultThreshold = try c.decodeIfPresent(Float.self, forKey: .defaultThreshold) ?? d.defaultThreshold
+    }
+}

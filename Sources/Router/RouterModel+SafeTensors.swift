@@ -1,0 +1,65 @@
+import Foundation
+import TensorCore
+
+/// A router is one safetensors file: the three weight tensors, and in `__metadata__` everything needed to
+/// use them the same way again (labels, threshold, the config that fixes the feature hashing).
+extension RouterModel {
+    public static let formatName = "triage-router"
+    public static let formatVersion = "1"
+    /// Names the feature hash; a file made with another scheme is refused rather than silently misread.
+    public static let hashScheme = "fnv1a64+fmix64+mulshift/v1"
+
+    enum Key {
+        static let input = "router.input_embeddings"
+        static let output = "router.output_weights"
+        static let bias = "router.output_bias"
+    }
+
+    /// Writes atomically (temporary file, fsync, rename), so a crash never leaves half a router.
+    public func save(to path: String) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let metadata: [String: String] = [
+            "format": Self.formatName,
+            "format_version": Self.formatVersion,
+            "hash_scheme": Self.hashScheme,
+            "labels": String(decoding: try enc.encode(labels), as: UTF8.self),
+            "background_label": Self.backgroundLabel,
+            "threshold": "\(threshold)",
+            "threshold_method": thresholdMethod,
+            "config": String(decoding: try enc.encode(config), as: UTF8.self),
+        ]
+        try SafeTensors.write([Key.input: inputWeights, Key.output: outputWeights, Key.bias: outputBias],
+                              metadata: metadata, to: path)
+    }
+
+    public static func load(from path: String) throws -> RouterModel {
+        let file = try SafeTensors.read(path: path)
+        let m = file.metadata
+        func field(_ k: String) throws -> String {
+            guard let v = m[k] else { throw RouterError.malformedModel("\(path): __metadata__ has no \"\(k)\"") }
+            return v
+        }
+        guard try field("format") == formatName else { throw RouterError.malformedModel("\(path): not a router file (format \(m["format"] ?? "?"))") }
+        guard try field("format_version") == formatVersion else {
+            throw RouterError.malformedModel("\(path): format version \(m["format_version"] ?? "?"), this build reads \(formatVersion)")
+        }
+        guard try field("hash_scheme") == hashScheme else {
+            throw RouterError.malformedModel("\(path): feature hash \(m["hash_scheme"] ?? "?"), this build hashes with \(hashScheme)")
+        }
+        let dec = JSONDecoder()
+        guard let labels = try? dec.decode([String].self, from: Data(try field("labels").utf8)) else {
+            throw RouterError.malformedModel("\(path): labels are not a JSON list of strings")
+        }
+        guard let config = try? dec.decode(RouterConfig.self, from: Data(try field("config").utf8)) else {
+            throw RouterError.malformedModel("\(path): config is not a router config")
+        }
+        guard let threshold = Float(try field("threshold")) else { throw RouterError.malformedModel("\(path): threshold is not a number") }
+        guard let input = file[Key.input], let output = file[Key.output], let bias = file[Key.bias] else {
+            throw RouterError.malformedModel("\(path): needs tensors \(Key.input), \(Key.output), \(Key.bias)")
+        }
+        return try RouterModel(config: config, labels: labels, threshold: threshold,
+                               thresholdMethod: m["threshold_method"] ?? "", inputWeights: input,
+                               outputWeights: output, outputBias: bias)
+    }
+}

@@ -1,0 +1,155 @@
+import TensorCore
+
+/// A trained router: the hashed embedding table, the linear layer over its classes and the abstention
+/// threshold. Immutable once built, so one model can route from many threads at once; routing allocates
+/// nothing but the decision it returns.
+public final class RouterModel: @unchecked Sendable {
+    /// The class that stands for "unlike every registered task". Predicting it means abstaining; it is
+    /// never reported as an expert.
+    public static let backgroundLabel = "__none__"
+
+    public let config: RouterConfig
+    /// Every output class, in weight-row order (the registered experts, sorted, then the background class
+    /// if one was trained). `scores` follows this order.
+    public let labels: [String]
+    /// The registered experts: `labels` without the background class.
+    public let experts: [String]
+    /// Requests whose best expert's probability is below this are abstained on.
+    public let threshold: Float
+    /// How `threshold` was chosen, in words (kept in the saved model).
+    public let thresholdMethod: String
+    /// [buckets, dim]
+    public let inputWeights: Tensor
+    /// [labels.count, dim]
+    public let outputWeights: Tensor
+    /// [labels.count]
+    public let outputBias: Tensor
+    public let hasher: FeatureHasher
+
+    let backgroundIndex: Int?
+    let expertIndices: [Int]
+
+    public init(config: RouterConfig, labels: [String], threshold: Float, thresholdMethod: String,
+                inputWeights: Tensor, outputWeights: Tensor, outputBias: Tensor) throws {
+        try config.validate()
+        guard !labels.isEmpty, Set(labels).count == labels.count else {
+            throw RouterError.malformedModel("labels must be non-empty and distinct, got \(labels)")
+        }
+        guard inputWeights.shape == [config.buckets, config.dim] else {
+            throw RouterError.malformedModel("input weights have shape \(inputWeights.shape), config says [\(config.buckets), \(config.dim)]")
+        }
+        guard outputWeights.shape == [labels.count, config.dim], outputBias.shape == [labels.count] else {
+            throw RouterError.malformedModel("output weights \(outputWeights.shape) and bias \(outputBias.shape) do not fit \(labels.count) labels of dim \(config.dim)")
+        }
+        guard threshold >= 0 && threshold <= 1 else { throw RouterError.malformedModel("threshold \(threshold) is outside [0, 1]") }
+        self.config = config
+        self.labels = labels
+        self.threshold = threshold
+        self.thresholdMethod = thresholdMethod
+        self.inputWeights = inputWeights
+        self.outputWeights = outputWeights
+        self.outputBias = outputBias
+        hasher = FeatureHasher(config: config)
+        backgroundIndex = labels.firstIndex(of: Self.backgroundLabel)
+        expertIndices = labels.indices.filter { labels[$0] != Self.backgroundLabel }
+        experts = expertIndices.map { labels[$0] }
+        guard !experts.isEmpty else { throw RouterError.malformedModel("no expert among labels \(labels)") }
+    }
+
+    /// The same weights with another threshold.
+    public func withThreshold(_ threshold: Float, method: String = "set by hand") throws -> RouterModel {
+        try RouterModel(config: config, labels: labels, threshold: threshold, thresholdMethod: method,
+                        inputWeights: inputWeights, outputWeights: outputWeights, outputBias: outputBias)
+    }
+
+    // MARK: Inference
+
+    /// Mean embedding of the request's features into `hidden`, then class probabilities into `probs`.
+    /// Returns the number of features (0 for an empty request, whose probabilities come from the bias alone).
+    @inline(__always)
+    func forward(_ text: String, hidden: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>) -> Int {
+        let dim = config.dim
+        let table = inputWeights.storage.pointer
+        hidden.initialize(repeating: 0, count: dim)
+        var count = 0
+        hasher.forEachFeature(text) { b in
+            RouterKernels.add(hidden, table + Int(b) * dim, dim)
+            count += 1
+        }
+        if count > 0 { RouterKernels.scale(hidden, 1 / Float(count), dim) }
+        RouterKernels.linearSoftmax(weights: outputWeights.storage.pointer, bias: outputBias.storage.pointer,
+                                    hidden: hidden, classes: labels.count, dim: dim, probs: probs)
+        return count
+    }
+
+    /// Class probabilities, in `labels` order (they sum to 1).
+    public func scores(_ text: String) -> [Float] {
+        let classes = labels.count
+        return [Float](unsafeUninitializedCapacity: classes) { probs, initialized in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: config.dim) { hidden in
+                _ = forward(text, hidden: hidden.baseAddress!, probs: probs.baseAddress!)
+            }
+            initialized = classes
+        }
+    }
+
+    /// Routes one request.
+    /// - Parameters:
+    ///   - top: how many closest experts to list (at most the number of experts).
+    ///   - threshold: overrides the model's threshold for this call.
+    ///   - fallback: an expert to hand the request to when the router abstains (it need not be one of
+    ///     `experts`); the decision is then marked `usedFallback`, and still `abstained`.
+    public func route(_ text: String, top: Int = 3, threshold: Float? = nil, fallback: String? = nil) -> RoutingDecision {
+        let t = threshold ?? self.threshold
+        let classes = labels.count
+        let dim = config.dim
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: dim + classes) { scratch -> RoutingDecision in
+            let hidden = scratch.baseAddress!
+            let probs = hidden + dim
+            let features = forward(text, hidden: hidden, probs: probs)
+            let candidates = topExperts(probs, count: max(0, min(top, expertIndices.count)))
+            var best = expertIndices[0]
+            for c in expertIndices where probs[c] > probs[best] { best = c }
+            let confidence = probs[best]
+            let reason: RoutingDecision.AbstainReason?
+            if features == 0 {
+                reason = .empty
+            } else if let bg = backgroundIndex, probs[bg] > confidence {
+                reason = .unlikeAnyTask
+            } else if confidence < t {
+                reason = .belowThreshold
+            } else {
+                reason = nil
+            }
+            let abstained = reason != nil
+            let useFallback = abstained && fallback != nil
+            return RoutingDecision(expert: abstained ? fallback : labels[best], confidence: confidence,
+                                   abstained: abstained, usedFallback: useFallback, reason: reason,
+                                   threshold: t, top: candidates)
+        }
+    }
+
+    /// The `count` most probable experts, best first (ties: label order). Classes are few, so repeated
+    /// scans beat sorting: each scan takes the best expert ranked strictly after the previous pick in
+    /// (probability descending, position ascending) order, which needs no "taken" set.
+    @inline(__always)
+    func topExperts(_ probs: UnsafePointer<Float>, count: Int) -> [RoutingDecision.Candidate] {
+        guard count > 0 else { return [] }
+        var out = [RoutingDecision.Candidate]()
+        out.reserveCapacity(count)
+        var prevP = Float.infinity, prevPos = -1
+        for _ in 0..<count {
+            var bestPos = -1
+            var bestP = -Float.infinity
+            for (pos, c) in expertIndices.enumerated() {
+                let p = probs[c]
+                let after = p < prevP || (p == prevP && pos > prevPos)
+                if after && (bestPos < 0 || p > bestP) { bestPos = pos; bestP = p }
+            }
+            guard bestPos >= 0 else { break }
+            prevP = bestP; prevPos = bestPos
+            out.append(.init(expert: labels[expertIndices[bestPos]], p: bestP))
+        }
+        return out
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import TriageEngine
+
+/// Reads `{"input": …, "id"?: …}` lines from a file or stdin.
+func readRequests(_ path: String) throws -> [Request] {
+    let data: Data
+    if path == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else {
+        guard let d = FileManager.default.contents(atPath: path) else { throw TriageError.notFound("cannot read \(path)") }
+        data = d
+    }
+    var out = [Request]()
+    var n = 0
+    for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+        n += 1
+        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+        let name = path == "-" ? "stdin" : path
+        guard String(data: Data(line), encoding: .utf8) != nil else { throw TriageError.badInput("\(name):\(n): invalid UTF-8") }
+        guard let obj = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
+            throw TriageError.badInput("\(name):\(n): not a JSON object (expected {\"input\": \"…\"})")
+        }
+        guard let input = obj["input"] as? String else { throw TriageError.badInput("\(name):\(n): missing string field \"input\"") }
+        let id = obj["id"].map { v -> String in (v as? String) ?? "\(v)" }
+        out.append(Request(id: id, input: input))
+    }
+    if out.isEmpty { throw TriageError.badInput("\(path == "-" ? "stdin" : path): no requests (the input is empty)") }
+    return out
+}
+
+struct Ask: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Route a request to its expert and print the answer.",
+        discussion: "Exit code 4 when the router finds no expert for the request (it says so instead of guessing).")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The request text (or use --file).") var text: String?
+    @Option(help: "Requests as JSONL ({\"input\": …, \"id\": …} per line), or - for stdin; answers one JSON line each.") var file: String?
+    @Option(help: "Skip the router and ask this expert.") var expert: String?
+    @Flag(help: "Show the router's top candidates and the chosen expert.") var explain = false
+    @Option(help: "Candidates shown with --explain.") var top = 3
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if (text == nil) == (file == nil) { throw ValidationError("give the request TEXT or --file F.jsonl (not both)") }
+    }
+
+    func run() throws {
+        try guarded {
+            let engine = try openEngine(global)
+            let requests = try file.map(readRequests) ?? [Request(input: text!)]
+            let answers = try engine.ask(requests, expert: expert, top: top, explain: explain)
+            if file != nil {
+                for a in answers { try printJSON(a) }
+                return
+            }
+            let a = answers[0]
+            if json { try printJSON(a) } else {
+                if explain || a.abstained, let top = a.top {
+                    note("router: " + top.map { "\($0.expert) \(String(format: "%.3f", $0.p))" }.joined(separator: ", "))
+                }
+                if let e = a.error { throw TriageError.badInput(e) }
+                if a.abstained && !a.fallback {
+                    note("no expert fits this request (confidence \(String(format: "%.3f", a.confidence ?? 0))); closest: "
+                         + (a.top ?? []).map(\.expert).joined(separator: ", "))
+                } else {
+                    if explain { note("chosen: \(a.expert!)" + (a.fallback ? " (fallback)" : "") + (a.confidence.map { String(format: " (confidence %.3f)", $0) } ?? "")) }
+                    print(a.output ?? "")
+                }
+            }
+            if let e = a.error, json { throw TriageError.badInput(e) }
+            if a.abstained && !a.fallback { throw ExitCode(TriageError.ExitCode.abstained.rawValue) }
+        }
+    }
+}
+
+struct RouteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "route", abstract: "Show which expert the router picks, without answering.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The request text (or use --file).") var text: String?
+    @Option(help: "Requests as JSONL, or - for stdin; one JSON line out each.") var file: String?
+    @Option(help: "Candidates to list.") var top = 3
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Line: Encodable {
+        var id: String?
+        var input: String
+        var expert: String?
+        var confidence: Float
+        var abstained: Bool
+        var fallback: Bool
+        var reason: String?
+        var threshold: Float
+        var top: [Candidate]
+        struct Candidate: Encodable { var expert: String; var p: Float }
+    }
+
+    func validate() throws {
+        if (text == nil) == (file == nil) { throw ValidationError("give the request TEXT or --file F.jsonl (not both)") }
+    }
+
+    func run() throws {
+        try guarded {
+            let engine = try openEngine(global)
+            let requests = try file.map(readRequests) ?? [Request(input: text!)]
+            var abstained = false
+            for r in requests {
+                let d = try engine.route(r.input, top: top)
+                abstained = abstained || (d.abstained && !d.usedFallback)
+                let line = Line(id: r.id, input: r.input, expert: d.expert, confidence: d.confidence, abstained: d.abstained,
+                                fallback: d.usedFallback, reason: d.reason?.rawValue, threshold: d.threshold,
+                                top: d.top.map { .init(expert: $0.expert, p: $0.p) })
+                if json || file != nil { try printJSON(line); continue }
+                print(d.abstained && !d.usedFallback ? "no expert fits (confidence \(String(format: "%.3f", d.confidence)) below \(String(format: "%.3f", d.threshold)) or unlike every task)"
+                      : "\(d.expert!)\(d.usedFallback ? " (fallback)" : "") \(String(format: "%.3f", d.confidence))")
+                for c in d.top { print(String(format: "  %-16@ %.3f", c.expert as NSString, c.p)) }
+            }
+            if abstained && file == nil { throw ExitCode(TriageError.ExitCode.abstained.rawValue) }
+        }
+    }
+}

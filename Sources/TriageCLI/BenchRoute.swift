@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import Router
+import TriageEngine
+
+extension Bench {
+    /// `triage bench route`: the router against fastText (Benchmarks/router.sh runs both on the same files).
+    struct Route: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train the router on one {input, expert} JSONL file, score it on another.",
+            discussion: """
+                Reports accuracy, single-thread routing requests/s (every test input once per pass, best pass) and
+                training seconds; with --ood, the share of out-of-distribution requests abstained on and of test
+                requests accepted. --write-peer-files DIR writes DIR/{train,valid,test}.jsonl from --experts
+                (train balanced per expert exactly as the trainer does) for this command and the fastText peer.
+                """)
+
+        @Option(help: "Training pairs, {\"input\", \"expert\"} per line.") var train: String?
+        @Option(help: "Test pairs.") var test: String?
+        @Option(help: "Validation pairs that set the threshold (default: every 20th training line, held out).") var valid: String?
+        @Option(help: "Out-of-distribution requests, {\"input\", \"kind\"} per line.") var ood: String?
+        @Option(help: "Background text, {\"input\"} per line, for the background class.") var background: String?
+        @Option(name: .customLong("write-peer-files"), help: "Write train/valid/test JSONL for both routers into this folder.")
+        var peerDir: String?
+        @Option(help: "Expert folders for --write-peer-files.") var experts: String = "Experts"
+        @Option(help: "Write the trained router here (safetensors).") var save: String?
+        @Option(help: "Embedding rows.") var buckets: Int?
+        @Option(help: "Embedding width.") var dim: Int?
+        @Option var epochs: Int?
+        @Option(help: "Initial learning rate.") var lr: Float?
+        @Option(help: "Training inputs per expert (cap, or upsampling target).") var maxPerExpert: Int?
+        @Option(help: "Fraction of in-domain validation inputs the threshold accepts.") var targetAcceptance: Double?
+        @Option var seed: UInt64?
+        @Option(help: "Timed routing passes over the test file.") var passes: Int = 5
+        @Flag(help: "One JSON object.") var json = false
+
+        var config: RouterConfig {
+            var c = RouterConfig()
+            if let buckets { c.buckets = buckets }
+            if let dim { c.dim = dim }
+            if let epochs { c.epochs = epochs }
+            if let lr { c.learningRate = lr }
+            if let maxPerExpert { c.maxPerExpert = maxPerExpert }
+            if let targetAcceptance { c.targetAcceptance = targetAcceptance }
+            if let seed { c.seed = seed }
+            return c
+        }
+
+        func validate() throws {
+            if peerDir == nil && (train == nil || test == nil) {
+                throw ValidationError("give --train and --test (or --write-peer-files DIR)")
+            }
+        }
+
+        func run() throws {
+            let config = config
+            try config.validate()
+            if let peerDir {
+                let s = try RouterPeerFiles.write(expertsRoot: experts, to: peerDir, config: config)
+                let note = "wrote \(peerDir)/{train,valid,test}.jsonl: \(s.experts.count) experts, \(s.perExpert) training inputs each (\(s.train) in all), \(s.valid) valid, \(s.test) test"
+                FileHandle.standardError.write(Data((note + "\n").utf8))
+            }
+            guard let train, let test else { return }
+            let r = try RouterBenchmark.run(trainPath: train, testPath: test, validPath: valid, oodPath: ood,
+                                            backgroundPath: background, config: config, passes: passes, savePath: save)
+            if json {
+                print(try JSONOutput.line(r))
+                return
+            }
+            print("router: \(r.experts.count) experts, buckets \(config.buckets), dim \(config.dim), epochs \(config.epochs)")
+            print(String(format: "accuracy %.4f (routed at threshold %.4f: %.4f), validation %.4f", r.accuracy,
+                         Double(r.threshold), r.accuracyRouted, r.validationAccuracy))
+            print(String(format: "routing %.0f requests/s (one thread, best of %d passes over %d inputs)", r.requestsPerS, r.passes, r.nTest))
+            print(String(format: "training %.2f s on %d examples (%d validation)", r.trainS, r.nTrain, r.nValid))
+            print("threshold: \(r.thresholdMethod)")
+            print(String(format: "in-domain accept rate %.4f", r.acceptRateInDomain))
+            if let b = r.backgroundRejectRate { print(String(format: "held-out background abstain rate %.4f", b)) }
+            if let o = r.abstainRateOOD {
+                let kinds = (r.abstainRateOODByKind ?? [:]).sorted { $0.key < $1.key }
+                    .map { String(format: "%@ %.3f", $0.key, $0.value) }.joined(separator: ", ")
+                print(String(format: "OOD abstain rate %.4f over %d (%@)", o, r.nOOD ?? 0, kinds))
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import TriageEngine
+
+/// Options every registry command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Registry home (default: $TRIAGE_HOME, else $XDG_DATA_HOME/triage, else ~/.local/share/triage).")
+    var home: String?
+}
+
+/// Runs a command body, turning errors into one clear line on stderr and the documented exit code.
+func guarded(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as ExitCode { throw e } catch let e as ValidationError { throw e } catch let e as CleanExit { throw e } catch {
+        let t = TriageError.from(error)
+        FileHandle.standardError.write(Data("error: \(t.description)\n".utf8))
+        throw ExitCode(t.exitCode.rawValue)
+    }
+}
+
+/// Messages for people go to stderr, so stdout carries only results.
+func note(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+/// Opens the registry and imports the shipped suite on first use.
+func openEngine(_ g: GlobalOptions, bootstrap: Bool = true) throws -> Engine {
+    let engine = try Engine(home: g.home)
+    if bootstrap { _ = try engine.bootstrapIfEmpty(log: note) }
+    return engine
+}
+
+func printJSON<T: Encodable>(_ v: T) throws { print(try JSONOutput.line(v)) }
+
+func percent(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }

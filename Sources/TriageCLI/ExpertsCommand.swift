@@ -1,0 +1,221 @@
+import ArgumentParser
+import ExpertModel
+import Foundation
+import Registry
+import TriageEngine
+
+struct Experts: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List, inspect, train, import, export and remove experts.",
+        subcommands: [List.self, Show.self, Add.self, Import.self, Export.self, Remove.self])
+
+    struct Summary: Encodable {
+        var name: String
+        var version: Int
+        var description: String?
+        var parameters: Int
+        var exactMatch: Double?
+        var created: String?
+        enum CodingKeys: String, CodingKey { case name, version, description, parameters, exactMatch = "exact_match", created }
+    }
+
+    static func summary(_ r: ExpertRecord) -> Summary {
+        let m = r.metricsJSON.flatMap { try? JSONDecoder().decode(ExpertMetrics.self, from: Data($0.utf8)) }
+        return Summary(name: r.name, version: r.version, description: r.description, parameters: r.paramCount, exactMatch: m?.exactMatch, created: r.createdAt)
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The registered experts.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "One JSON object per expert.") var json = false
+        func run() throws {
+            try guarded {
+                let engine = try openEngine(global)
+                let experts = try engine.registry.listExperts()
+                if json { for e in experts { try printJSON(Experts.summary(e)) }; return }
+                if experts.isEmpty { note("no experts registered (add one with `triage experts add NAME --data FILE.jsonl`)"); return }
+                print("name              ver   params  test exact  description")
+                for e in experts.map(Experts.summary) {
+                    print(e.name.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%5d %8d  %10@  ", e.version, e.parameters,
+                          (e.exactMatch.map(percent) ?? "-") as NSString) + (e.description ?? ""))
+                }
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One expert's manifest: config, data, training record and metrics.")
+        @OptionGroup var global: GlobalOptions
+        @Argument var name: String
+        @Flag(help: "Print JSON.") var json = false
+        func run() throws {
+            try guarded {
+                let engine = try openEngine(global)
+                let r = try engine.expertRecord(name)
+                let manifest = r.manifestJSON ?? "{}"
+                if json { print(manifest); return }
+                let obj = try JSONSerialization.jsonObject(with: Data(manifest.utf8))
+                print("\(r.name) (version \(r.version), registered \(r.createdAt ?? "?"))")
+                let pretty = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+                print(String(decoding: pretty, as: UTF8.self))
+            }
+        }
+    }
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train a new expert from JSONL ({\"input\", \"output\"} per line) and register it.",
+            discussion: "Validation and test sets are split off deterministically when not given. Interrupted runs resume from their checkpoint when run again with the same data and options.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Expert name: letters, digits, - _ . (at most 64).") var name: String
+        @Option(help: "Training data (JSONL).") var data: String
+        @Option(help: "Validation data (default: split off 1/20).") var valid: String?
+        @Option(help: "Test data (default: split off 1/20).") var test: String?
+        @Option(help: "Model size: nano, tiny or small.") var preset = "tiny"
+        @Option(help: "Training budget in optimiser steps.") var steps: Int?
+        @Option(help: "Training budget in wall-clock minutes (when --steps is not given).") var minutes: Double?
+        @Option(help: "Random seed (initialisation and data order).") var seed: UInt64 = 1
+        @Option(help: "Peak learning rate.") var learningRate: Float = 1e-3
+        @Option(help: "Batch size (examples).") var batchSize = 32
+        @Option(help: "What the expert does.") var description: String?
+        @Flag(help: "Skip malformed lines (and report them) instead of stopping at the first.") var skipBadLines = false
+        @Flag(help: "Replace an existing expert of the same name (its version goes up).") var replace = false
+        @Flag(help: "Progress and summary as JSON.") var json = false
+
+        func validate() throws {
+            if steps == nil && minutes == nil { throw ValidationError("give a training budget: --steps N or --minutes M") }
+            if let s = steps, s <= 0 { throw ValidationError("--steps must be positive") }
+            if let m = minutes, m <= 0 { throw ValidationError("--minutes must be positive") }
+        }
+
+        func run() throws {
+            try guarded {
+                let engine = try openEngine(global)
+                var options = TrainingOptions(steps: steps, minutes: steps == nil ? minutes : nil, seed: seed)
+                options.learningRate = learningRate
+                options.batchSize = batchSize
+                if let s = steps { options.warmupSteps = min(100, max(1, s / 10)); options.validateEvery = max(50, s / 10); options.checkpointEvery = max(50, s / 10) }
+                var req = AddRequest(name: name, dataPath: data, options: options)
+                req.validPath = valid
+                req.testPath = test
+                req.preset = preset
+                req.description = description
+                req.skipBadLines = skipBadLines
+                req.replace = replace
+                let progress = ProgressReporter(label: name, json: json)
+                defer { progress.finish() }
+                let s = try engine.addExpert(req, observer: progress, log: note)
+                progress.finish()
+                if json { try printJSON(s); return }
+                print("added \(s.name) (version \(s.version)): test exact match \(percent(s.metrics.exactMatch)) on \(s.testExamples) examples, "
+                      + "validation \(percent(s.training.bestValidationAccuracy)); \(s.parameters) parameters; "
+                      + String(format: "%d steps in %.1f s (%.0f tokens/s); router v%d", s.training.steps, s.training.seconds,
+                               Double(s.training.tokens) / max(1e-9, s.training.seconds), s.routerVersion))
+            }
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register ready experts from folders (expert.json, weights.safetensors, data files), checking every file.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Expert folders (the format of Experts/NAME/).") var dirs: [String]
+        @Flag(help: "Replace experts of the same name.") var replace = false
+        @Flag(help: "Print JSON.") var json = false
+        func run() throws {
+            try guarded {
+                let engine = try openEngine(global, bootstrap: false)
+                let stored = try engine.importExperts(dirs, replace: replace, log: note)
+                if json { for r in stored { try printJSON(Experts.summary(r)) }; return }
+                for r in stored { print("imported \(r.name) (version \(r.version))") }
+            }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write an expert as a folder that `import` reads back.")
+        @OptionGroup var global: GlobalOptions
+        @Argument var name: String
+        @Argument var dir: String
+        func run() throws {
+            try guarded {
+                try openEngine(global).exportExpert(name, to: dir)
+                note("exported \(name) to \(dir)")
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove an expert (the router is retrained without it, atomically).")
+        @OptionGroup var global: GlobalOptions
+        @Argument var name: String
+        func run() throws {
+            try guarded {
+                try openEngine(global, bootstrap: false).removeExpert(name, log: note)
+                note("removed \(name)")
+            }
+        }
+    }
+}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Accuracy of the routed system on labelled JSONL ({\"input\", \"output\", \"expert\"?}), with a per-expert breakdown.")
+    @OptionGroup var global: GlobalOptions
+    @Argument var file: String
+    @Option(help: "Bypass the router: ask this expert everything.") var expert: String?
+    @Option(help: "Only the first N lines.") var limit: Int?
+    @Flag(help: "Print JSON.") var json = false
+    func run() throws {
+        try guarded {
+            let engine = try openEngine(global)
+            let r = try engine.evaluate(path: file, expert: expert, limit: limit)
+            if json { try printJSON(r); return }
+            print("\(r.file): \(r.n) examples, exact match \(percent(r.exactMatch))" + (r.routerAccuracy.map { ", routed correctly \(percent($0))" } ?? "")
+                  + ", abstained \(r.abstained)" + (expert.map { " (router bypassed: \($0))" } ?? "") + String(format: ", %.1f s", r.secondsTotal))
+            print("expert            n   exact   routed   phone err")
+            for row in r.perExpert {
+                print(row.expert.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%6d  %6@  %7@  %9@", row.n,
+                      percent(row.exactMatch) as NSString, (row.routerAccuracy.map(percent) ?? "-") as NSString,
+                      (row.phoneErrorRate.map(percent) ?? "-") as NSString))
+            }
+        }
+    }
+}
+
+struct GC: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Remove blobs no expert, router or baseline refers to.")
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Also remove orphans written in the last hour (only when no other triage command is running).") var now = false
+    @Flag(help: "Print JSON.") var json = false
+    struct Out: Encodable { var removed: [String]; var bytesFreed: Int; enum CodingKeys: String, CodingKey { case removed, bytesFreed = "bytes_freed" } }
+    func run() throws {
+        try guarded {
+            let engine = try openEngine(global, bootstrap: false)
+            let r = try engine.registry.gc(minimumAge: now ? 0 : 3600)
+            try? FileManager.default.removeItem(atPath: engine.registry.home + "/tmp")
+            if json { try printJSON(Out(removed: r.removed, bytesFreed: r.bytesFreed)); return }
+            print("removed \(r.removed.count) blobs, freed \(r.bytesFreed) bytes")
+        }
+    }
+}
+
+struct Config: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Registry settings: `fallback` names an expert that takes requests the router rejects.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "get or set") var action: String
+    @Argument(help: "Setting name (fallback).") var key: String
+    @Argument(help: "Value for set (empty to clear).") var value: String?
+    func run() throws {
+        try guarded {
+            let engine = try openEngine(global, bootstrap: false)
+            guard key == "fallback" else { throw TriageError.badInput("unknown setting '\(key)' (known: fallback)") }
+            switch action {
+            case "get": print((try engine.registry.setting(key)) ?? "")
+            case "set":
+                if let v = value, !v.isEmpty { _ = try engine.expertRecord(v) }
+                try engine.registry.setSetting(key, (value ?? "").isEmpty ? nil : value)
+            default: throw TriageError.badInput("action must be get or set")
+            }
+        }
+    }
+}

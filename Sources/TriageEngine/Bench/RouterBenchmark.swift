@@ -1,0 +1,105 @@
+import Foundation
+import TensorCore
+import Router
+
+/// Trains a router on one `{input, expert}` file and scores it on another: accuracy, single-thread
+/// routing throughput, training time, and (given out-of-distribution requests) how often it abstains on
+/// them and how often it accepts real requests. The figures line up with shared/peers/router_baseline.py
+/// (fastText) run on the same files.
+public enum RouterBenchmark {
+    public struct Result: Codable, Sendable {
+        /// Most probable expert == labelled expert, over the test file (no abstention; fastText's measure).
+        public let accuracy: Double
+        /// Routed to the labelled expert at the threshold (abstaining counts as a miss).
+        public let accuracyRouted: Double
+        /// `route` calls per second on one thread: every test input once per pass, best pass.
+        public let requestsPerS: Double
+        public let trainS: Double
+        public let nTrain: Int
+        public let nValid: Int
+        public let nTest: Int
+        /// Test inputs routed (not abstained on).
+        public let acceptRateInDomain: Double
+        public let abstainRateOOD: Double?
+        public let abstainRateOODByKind: [String: Double]?
+        public let nOOD: Int?
+        public let backgroundRejectRate: Double?
+        public let threshold: Float
+        public let thresholdMethod: String
+        public let validationAccuracy: Double
+        public let experts: [String]
+        public let config: RouterConfig
+        public let passes: Int
+
+        enum CodingKeys: String, CodingKey {
+            case accuracy, accuracyRouted = "accuracy_routed", requestsPerS = "requests_per_s", trainS = "train_s",
+                 nTrain = "n_train", nValid = "n_valid", nTest = "n_test", acceptRateInDomain = "accept_rate_in_domain",
+                 abstainRateOOD = "abstain_rate_ood", abstainRateOODByKind = "abstain_rate_ood_by_kind", nOOD = "n_ood",
+                 backgroundRejectRate = "background_reject_rate", threshold, thresholdMethod = "threshold_method",
+                 validationAccuracy = "validation_accuracy", experts, config, passes
+        }
+    }
+
+    /// - Parameters:
+    ///   - validPath: validation pairs for the threshold; without it every 20th training line is held out.
+    ///   - backgroundPath: `{"input"}` lines that train the background class.
+    ///   - savePath: where to write the trained router, if anywhere.
+    public static func run(trainPath: String, testPath: String, validPath: String? = nil, oodPath: String? = nil,
+                           backgroundPath: String? = nil, config: RouterConfig, passes: Int = 5,
+                           savePath: String? = nil) throws -> Result {
+        var train = try RouterData.readPairs(trainPath).map { (input: $0.input, expert: $0.expert) }
+        var valid: [(input: String, expert: String)]
+        if let validPath {
+            valid = try RouterData.readPairs(validPath).map { (input: $0.input, expert: $0.expert) }
+        } else {
+            valid = train.enumerated().filter { $0.offset % 20 == 19 }.map(\.element)
+            train = train.enumerated().filter { $0.offset % 20 != 19 }.map(\.element)
+        }
+        let test = try RouterData.readPairs(testPath)
+        let background = try backgroundPath.map { try RouterData.readLines($0).map(\.input) } ?? []
+        let ood = try oodPath.map(RouterData.readLines)
+
+        let (model, metrics) = try RouterTrainer.train(examples: train, validation: valid, background: background, config: config)
+        if let savePath { try model.save(to: savePath) }
+
+        var correct = 0, routedCorrect = 0, accepted = 0
+        for t in test {
+            let d = model.route(t.input)
+            if d.top.first?.expert == t.expert { correct += 1 }
+            if !d.abstained {
+                accepted += 1
+                if d.expert == t.expert { routedCorrect += 1 }
+            }
+        }
+        let texts = test.map(\.input)
+        var best = Double.infinity
+        var sink = 0
+        for _ in 0..<max(1, passes) {
+            let t0 = MonotonicClock.now()
+            for s in texts where model.route(s).abstained { sink += 1 }
+            best = min(best, MonotonicClock.now() - t0)
+        }
+        if sink < 0 { print(sink) }  // keeps the loop's work observable
+
+        var oodRate: Double? = nil, byKind: [String: Double]? = nil
+        if let ood, !ood.isEmpty {
+            let abstained = ood.map { model.route($0.input).abstained }
+            oodRate = Double(abstained.filter { $0 }.count) / Double(ood.count)
+            var kinds = [String: (Int, Int)]()
+            for (line, a) in zip(ood, abstained) {
+                let k = line.kind ?? "unlabelled"
+                kinds[k, default: (0, 0)].0 += a ? 1 : 0
+                kinds[k, default: (0, 0)].1 += 1
+            }
+            byKind = kinds.mapValues { Double($0.0) / Double($0.1) }
+        }
+        let n = Double(max(1, test.count))
+        return Result(accuracy: Double(correct) / n, accuracyRouted: Double(routedCorrect) / n,
+                      requestsPerS: Double(texts.count) / best, trainS: metrics.trainSeconds,
+                      nTrain: metrics.trainExamples, nValid: valid.count, nTest: test.count,
+                      acceptRateInDomain: Double(accepted) / n, abstainRateOOD: oodRate, abstainRateOODByKind: byKind,
+                      nOOD: ood?.count, backgroundRejectRate: metrics.backgroundRejectRate, threshold: metrics.threshold,
+                      thresholdMethod: metrics.thresholdMethod, validationAccuracy: metrics.validationAccuracy,
+                      experts: metrics.experts, config: config, passes: max(1, passes))
+    }
+}

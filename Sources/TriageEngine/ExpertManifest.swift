@@ -1,0 +1,90 @@
+import Foundation
+import ExpertModel
+
+/// `expert.json`: what `triage experts import` reads and `export` writes — the format of `Experts/NAME/`.
+public struct ExpertManifest: Codable, Equatable {
+    public var name: String
+    public var description: String
+    /// What the task is, in a few words (e.g. the mathematics_dataset module).
+    public var task: String?
+    public var config: ExpertConfig
+    public var parameters: Int
+    public var maxOutputBytes: Int
+    /// The weights file inside the folder, its SHA-256 and how it is stored (F32 or BF16).
+    public var weights: String
+    public var weightsSHA256: String?
+    public var weightsDType: String?
+    /// Data files by role (train, valid, test) and their SHA-256.
+    public var data: [String: String]
+    public var dataSHA256: [String: String]?
+    /// The task's own metric besides exact match, if any (`phone_error_rate` for pronounce).
+    public var metric: String?
+    public var training: TrainingSection?
+    public var metrics: ExpertMetrics?
+    /// Where the data came from and under which licence.
+    public var source: [String: String]?
+
+    public struct TrainingSection: Codable, Equatable {
+        public var options: TrainingOptions
+        public var record: TrainingRecord?
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, description, task, config, parameters, weights, data, metric, training, metrics, source
+        case maxOutputBytes = "max_output_bytes", weightsSHA256 = "weights_sha256", weightsDType = "weights_dtype"
+        case dataSHA256 = "data_sha256"
+    }
+
+    public init(name: String, description: String, task: String? = nil, config: ExpertConfig, maxOutputBytes: Int,
+                weights: String = "weights.safetensors", data: [String: String] = [:], metric: String? = nil) {
+        self.name = name
+        self.description = description
+        self.task = task
+        self.config = config
+        self.parameters = config.parameterCount
+        self.maxOutputBytes = maxOutputBytes
+        self.weights = weights
+        self.data = data
+        self.metric = metric
+    }
+
+    public func encoded() throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try enc.encode(self) + Data("\n".utf8)
+    }
+
+    public static func decode(_ data: Data, origin: String) throws -> ExpertManifest {
+        do { return try JSONDecoder().decode(ExpertManifest.self, from: data) } catch let DecodingError.keyNotFound(k, _) {
+            throw TriageError.badInput("\(origin): missing field \"\(k.stringValue)\"")
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw TriageError.badInput("\(origin): field \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
+        } catch {
+            throw TriageError.badInput("\(origin): not a valid expert manifest (\(error.localizedDescription))")
+        }
+    }
+}
+
+/// Measured accuracy of an expert on its test set.
+public struct ExpertMetrics: Codable, Equatable {
+    public var n: Int
+    public var exactMatch: Double
+    /// For word-level tasks: the fraction of words with any error (1 − exact match).
+    public var wordErrorRate: Double?
+    /// Edit distance between space-separated output tokens and the reference, over reference tokens.
+    public var phoneErrorRate: Double?
+    public var validationExactMatch: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case n, exactMatch = "exact_match", wordErrorRate = "word_error_rate", phoneErrorRate = "phone_error_rate"
+        case validationExactMatch = "validation_exact_match"
+    }
+
+    public init(n: Int, exactMatch: Double, wordErrorRate: Double? = nil, phoneErrorRate: Double? = nil, validationExactMatch: Double? = nil) {
+        self.n = n
+        self.exactMatch = exactMatch
+        self.wordErrorRate = wordErrorRate
+        self.phoneErrorRate = phoneErrorRate
+        self.validationExactMatch = validationExactMatch
+    }
+}

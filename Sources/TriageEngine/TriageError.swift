@@ -1,0 +1,55 @@
+import ExpertModel
+import Registry
+import Router
+import TensorCore
+
+/// Errors the CLI reports, each mapped to a documented exit code.
+public enum TriageError: Error, CustomStringConvertible {
+    case badInput(String)
+    case notFound(String)
+    case corrupt(String)
+    case internalError(String)
+
+    public var description: String {
+        switch self {
+        case .badInput(let s), .notFound(let s), .corrupt(let s), .internalError(let s): return s
+        }
+    }
+
+    /// Exit codes (README "Exit codes"): 0 success, 2 bad input, 3 not found, 4 abstained (the router
+    /// found no expert for at least one request), 5 corrupted data in the registry, 70 internal error.
+    public enum ExitCode: Int32 {
+        case success = 0, badInput = 2, notFound = 3, abstained = 4, corrupt = 5, internalError = 70
+    }
+
+    public var exitCode: ExitCode {
+        switch self {
+        case .badInput: return .badInput
+        case .notFound: return .notFound
+        case .corrupt: return .corrupt
+        case .internalError: return .internalError
+        }
+    }
+
+    /// Maps any error from the layers below to a user-facing one.
+    public static func from(_ error: Error) -> TriageError {
+        switch error {
+        case let e as TriageError: return e
+        case let e as ExpertError:
+            switch e {
+            case .badWeights: return .corrupt(e.description)
+            default: return .badInput(e.description)
+            }
+        case let e as RegistryError:
+            switch e {
+            case .notFound: return .notFound(e.description)
+            case .invalidName, .alreadyExists, .invalidRecord: return .badInput(e.description)
+            case .corruptBlob, .newerSchema: return .corrupt(e.description)
+            default: return .internalError(e.description)
+            }
+        case let e as TensorCoreError: return .corrupt(e.description)
+        case let e as RouterError: return .badInput("\(e)")
+        default: return .internalError("\(error)")
+        }
+    }
+}
