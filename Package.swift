@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "ExpertModelTests", dependencies: ["ExpertModel", "TensorCore"]),
         .testTarget(name: "RouterTests", dependencies: ["Router", "TensorCore"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry"]),
-        .testTarget(name: "TriageCLITests", dependencies: ["TriageEngine"]),
+        .testTarget(name: "TriageCLITests", dependencies: ["TriageEngine", "Registry", "ExpertModel"]),
     ],
     swiftLanguageModes: [.v5]
 )

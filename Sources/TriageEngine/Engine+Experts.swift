@@ -103,6 +103,7 @@ extension Engine {
         let model = try Transformer(config: config, seed: options.seed)
         let trainer = try Trainer(model: model, train: train, validation: valid, options: options, checkpointPath: runDir + "/checkpoint.safetensors")
         let record = try trainer.run(resume: true, observer: observer)
+        try Failpoint.reach("train.done")
         let decoder = Decoder(model: model)
         let metrics = test.isEmpty ? ExpertMetrics(n: 0, exactMatch: 0) : try score(decoder: decoder, examples: test, maxOutputBytes: maxOutput, metric: nil)
         var manifest = ExpertManifest(name: req.name, description: req.description ?? "trained from \((req.dataPath as NSString).lastPathComponent)",

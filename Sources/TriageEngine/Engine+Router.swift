@@ -41,6 +41,7 @@ extension Engine {
         let train = sets.flatMap { s in s.train.map { (input: $0, expert: s.name) } }
         let valid = sets.flatMap { s in s.valid.map { (input: $0, expert: s.name) } }
         let t0 = MonotonicClock.now()
+        try Failpoint.reach("router.train")
         let (model, metrics) = try RouterTrainer.train(examples: train, validation: valid, background: try backgroundText(), config: RouterConfig())
         log(String(format: "router: %d experts, validation accuracy %.2f%%, threshold %.3f, trained in %.1f s",
                    sets.count, 100 * metrics.validationAccuracy, metrics.threshold, MonotonicClock.now() - t0))

@@ -1,0 +1,191 @@
+import Foundation
+import XCTest
+import Registry
+
+/// The `triage` binary end to end, in temporary homes.
+final class CLITests: XCTestCase {
+    /// A home with one trained `rev` expert, made once and copied by the tests that need it.
+    static var base: CLIHarness!
+
+    override class func setUp() {
+        super.setUp()
+        base = try! CLIHarness()
+        let r = try! base.addExpert("rev", task: "rev")
+        precondition(r.status == 0, "could not train the base expert: \(r.stderr)")
+    }
+
+    func copyOfBase() throws -> CLIHarness {
+        let h = try CLIHarness()
+        try FileManager.default.copyItem(atPath: CLITests.base.home, toPath: h.home)
+        return h
+    }
+
+    func json(_ s: String) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any], s)
+    }
+
+    func testEndToEnd() throws {
+        let h = try copyOfBase()
+        let add = try h.addExpert("dup", task: "dup")
+        XCTAssertEqual(add.status, 0, add.stderr)
+        let summary = try json(add.stdout.split(separator: "\n").last.map(String.init) ?? "")
+        XCTAssertEqual(summary["name"] as? String, "dup")
+
+        let list = try h.run("experts", "list", "--json")
+        XCTAssertEqual(list.status, 0)
+        XCTAssertEqual(list.stdout.split(separator: "\n").compactMap { try? json(String($0))["name"] as? String }, ["dup", "rev"])
+        let show = try h.run("experts", "show", "rev", "--json")
+        XCTAssertEqual(try json(show.stdout)["name"] as? String, "rev")
+
+        // Routed answers, and the router's own view.
+        XCTAssertEqual(try h.run("ask", "xyz").stdout, "zyx\n")
+        XCTAssertEqual(try h.run("ask", "dup abc").stdout, "abcabc\n")
+        let route = try json(try h.run("route", "dup qrs", "--json").stdout)
+        XCTAssertEqual(route["expert"] as? String, "dup")
+        XCTAssertEqual(route["abstained"] as? Bool, false)
+        XCTAssertNotNil(route["top"] as? [[String: Any]])
+        let explain = try h.run("ask", "kmn", "--explain", "--json")
+        let a = try json(explain.stdout)
+        XCTAssertEqual(a["expert"] as? String, "rev")
+        XCTAssertEqual(a["output"] as? String, "nmk")
+        XCTAssertNotNil(a["top"])
+
+        // Batch mode from stdin, one JSON line per request with its id.
+        let batch = try h.run("ask", "--file", "-", stdin: Data("{\"id\":\"a\",\"input\":\"abc\"}\n{\"id\":7,\"input\":\"dup xyz\"}\n".utf8))
+        XCTAssertEqual(batch.status, 0, batch.stderr)
+        let lines = try batch.stdout.split(separator: "\n").map { try json(String($0)) }
+        XCTAssertEqual(lines.map { $0["id"] as? String }, ["a", "7"])
+        XCTAssertEqual(lines.map { $0["output"] as? String }, ["cba", "xyzxyz"])
+        for l in lines { XCTAssertNotNil(l["ms"]); XCTAssertNotNil(l["confidence"]) }
+
+        // eval with expert labels reports routing accuracy too.
+        let labelled = h.write("labelled.jsonl", ["abc", "pqr", "dup abc", "dup uvw"].map {
+            $0.hasPrefix("dup ") ? "{\"input\":\"\($0)\",\"output\":\"\(String($0.dropFirst(4)))\(String($0.dropFirst(4)))\",\"expert\":\"dup\"}"
+                : "{\"input\":\"\($0)\",\"output\":\"\(String($0.reversed()))\",\"expert\":\"rev\"}"
+        }.joined(separator: "\n"))
+        let ev = try json(try h.run("eval", labelled, "--json").stdout)
+        XCTAssertEqual(ev["n"] as? Int, 4)
+        XCTAssertEqual(ev["router_accuracy"] as? Double, 1)
+        XCTAssertEqual(ev["exact_match"] as? Double, 1)
+        XCTAssertEqual((ev["per_expert"] as? [[String: Any]])?.count, 2)
+
+        // Export, remove, import: the same answers as before the round trip.
+        let probes = ["abc", "zzt", "mno", "dup abc", "dup lmn"]
+        let before = try probes.map { try h.run("ask", $0).stdout }
+        XCTAssertEqual(try h.run("experts", "export", "rev", h.work + "/rev-export").status, 0)
+        XCTAssert(FileManager.default.fileExists(atPath: h.work + "/rev-export/expert.json"))
+        XCTAssertEqual(try h.run("experts", "remove", "rev").status, 0)
+        XCTAssertEqual(try h.run("ask", "abc", "--expert", "rev").status, 3)
+        let imp = try h.run("experts", "import", h.work + "/rev-export")
+        XCTAssertEqual(imp.status, 0, imp.stderr)
+        XCTAssertEqual(try probes.map { try h.run("ask", $0).stdout }, before)
+    }
+
+    /// Runs a failing command and checks: non-zero exit, one clear line on stderr, registry unchanged.
+    func assertRejected(_ h: CLIHarness, _ args: [String], code: Int32, mentions: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let before = try h.dump()
+        let r = try h.run(args)
+        XCTAssertEqual(r.status, code, "\(args): \(r.stderr)", file: file, line: line)
+        let errLines = r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        XCTAssertEqual(errLines.count, 1, "\(args): \(r.stderr)", file: file, line: line)
+        XCTAssert(r.stderr.contains(mentions), "\(args): '\(r.stderr)' lacks '\(mentions)'", file: file, line: line)
+        XCTAssertEqual(try h.dump(), before, "\(args) changed the registry", file: file, line: line)
+    }
+
+    func testBadInputIsRejectedAndChangesNothing() throws {
+        let h = try copyOfBase()
+        let add = { (file: String) in ["experts", "add", "x", "--data", file, "--preset", "nano", "--steps", "5"] }
+        try assertRejected(h, add(h.write("badjson.jsonl", "{\"input\":\"a\",\"output\":\"b\"}\n{nope\n")), code: 2, mentions: "badjson.jsonl:2: not valid JSON")
+        try assertRejected(h, add(h.write("nofield.jsonl", "{\"input\":\"a\"}\n")), code: 2, mentions: "nofield.jsonl:1: missing field \"output\"")
+        try assertRejected(h, add(h.write("type.jsonl", "{\"input\":\"a\",\"output\":5}\n")), code: 2, mentions: "type.jsonl:1: field \"output\" is not a string")
+        try assertRejected(h, add(h.write("empty.jsonl", "")), code: 2, mentions: "empty.jsonl: no examples")
+        var bad = Data("{\"input\":\"a\",\"output\":\"".utf8); bad.append(0xC3); bad.append(contentsOf: Data("\"}\n".utf8))
+        try assertRejected(h, add(h.write("utf8.jsonl", data: bad)), code: 2, mentions: "utf8.jsonl:1: invalid UTF-8")
+        try assertRejected(h, add(h.work + "/missing.jsonl"), code: 2, mentions: "missing.jsonl")
+        let ok = h.write("ok.jsonl", CLIHarness.data("rev", count: 50, seed: 1))
+        for name in ["", "../x", "a/b", String(repeating: "n", count: 65)] {
+            try assertRejected(h, ["experts", "add", name, "--data", ok, "--preset", "nano", "--steps", "5"], code: 2, mentions: "name")
+        }
+        try assertRejected(h, ["ask", "abc", "--expert", "nope"], code: 3, mentions: "no expert named 'nope'")
+        try assertRejected(h, ["experts", "remove", "nope"], code: 3, mentions: "nope")
+        try assertRejected(h, ["experts", "import", h.work + "/nowhere"], code: 3, mentions: "nowhere/expert.json not found")
+
+        // A truncated safetensors file in an import folder.
+        XCTAssertEqual(try h.run("experts", "export", "rev", h.work + "/trunc").status, 0)
+        let w = h.work + "/trunc/weights.safetensors"
+        let full = try Data(contentsOf: URL(fileURLWithPath: w))
+        try full.prefix(full.count / 2).write(to: URL(fileURLWithPath: w))
+        try assertRejected(h, ["experts", "import", h.work + "/trunc", "--replace"], code: 5, mentions: "weights.safetensors")
+
+        // A corrupted blob: one flipped byte in the stored weights is caught by the hash, naming expert and file.
+        let rec = try XCTUnwrap(try Registry(home: h.home).expert(named: "rev"))
+        let blob = h.home + "/blobs/sha256-" + rec.weightsBlob
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: blob))
+        bytes[bytes.count / 2] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: blob))
+        try assertRejected(h, ["ask", "abc"], code: 5, mentions: "sha256-\(rec.weightsBlob)")
+        XCTAssert(try h.run("ask", "abc").stderr.contains("rev"))
+
+        // A registry from a newer triage.
+        let newer = try copyOfBase()
+        let db = try Database(path: newer.home + "/registry.sqlite")
+        try db.setUserVersion(99)
+        let r = try newer.run("experts", "list")
+        XCTAssertEqual(r.status, 5)
+        XCTAssert(r.stderr.contains("99"), r.stderr)
+    }
+
+    func testKilledAddLeavesRegistryAsItWas() throws {
+        let h = try copyOfBase()
+        let data = h.write("dup.jsonl", CLIHarness.data("dup", count: 1500, seed: 3))
+        let args = ["experts", "add", "dup", "--data", data, "--preset", "nano", "--steps", "400"]
+        let before = try h.dump()
+        // SIGKILL during training, and crashes at the points where registration work happens.
+        let (p, _, _) = try h.process(args)
+        Thread.sleep(forTimeInterval: 1.0)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(try h.dump(), before)
+        for point in ["train.done", "router.train", "register.afterExpert", "register.beforeCommit"] {
+            let r = try h.run(args, env: ["TRIAGE_FAILPOINT": point + ":crash"])
+            XCTAssertEqual(r.status, 75, "\(point): \(r.stderr)")
+            XCTAssertEqual(try h.dump(), before, "crash at \(point) changed the registry")
+            XCTAssertEqual(try h.run("experts", "list", "--json").stdout.split(separator: "\n").count, 1)
+            XCTAssertEqual(try h.run("ask", "abc").stdout, "cba\n", "the earlier expert stopped answering after a crash at \(point)")
+        }
+        // The interrupted run resumes from its checkpoint and registers.
+        let done = try h.run(args)
+        XCTAssertEqual(done.status, 0, done.stderr)
+        XCTAssertEqual(try h.run("ask", "dup abc").stdout, "abcabc\n")
+        // gc removes what the crashed runs left behind, and nothing in use.
+        XCTAssertEqual(try h.run("gc", "--now").status, 0)
+        XCTAssertEqual(try h.run("ask", "abc").stdout, "cba\n")
+    }
+
+    func testParallelAddsAndAsksAllSucceed() throws {
+        let h = try copyOfBase()
+        let d1 = h.write("a.jsonl", CLIHarness.data("dup", count: 1500, seed: 5))
+        let d2 = h.write("b.jsonl", CLIHarness.data("rev", count: 1500, seed: 6))
+        let p1 = try h.process(["experts", "add", "dup1", "--data", d1, "--preset", "nano", "--steps", "150"])
+        let p2 = try h.process(["experts", "add", "rev2", "--data", d2, "--preset", "nano", "--steps", "150"])
+        var asks = 0
+        while p1.0.isRunning || p2.0.isRunning {
+            let r = try h.run("ask", "abc", "--expert", "rev")
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertFalse(r.stderr.contains("locked"))
+            asks += 1
+        }
+        for (p, _, err) in [p1, p2] {
+            let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0, e)
+            XCTAssertFalse(e.contains("locked"), e)
+        }
+        XCTAssertGreaterThan(asks, 0)
+        let names = try h.run("experts", "list", "--json").stdout.split(separator: "\n").compactMap { try? json(String($0))["name"] as? String }
+        XCTAssertEqual(names, ["dup1", "rev", "rev2"])
+        let r = try json(try h.run("route", "dup abc", "--json").stdout)
+        XCTAssertEqual(r["expert"] as? String, "dup1")
+    }
+}
