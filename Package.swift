@@ -22,12 +22,13 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "CKernels", cSettings: kernelFlags, linkerSettings: [.linkedLibrary("m"), .linkedLibrary("dl")]),
         .target(name: "TensorCore", dependencies: ["COpenBLAS", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "ExpertModel", dependencies: ["TensorCore", "CKernels"]),
         .target(name: "Router", dependencies: ["TensorCore", "CKernels"]),
-        .target(name: "Registry", dependencies: ["CSQLite"]),
+        .target(name: "Registry", dependencies: ["CSQLite", "CCrypto"]),
         .target(name: "TriageEngine", dependencies: ["ExpertModel", "Router", "Registry", "TensorCore", "CKernels"]),
         .executableTarget(name: "TriageCLI", dependencies: [
             "TriageEngine", .product(name: "ArgumentParser", package: "swift-argument-parser"),

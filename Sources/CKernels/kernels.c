@@ -57,12 +57,13 @@ CLONES void tc_gelu_forward(const float *restrict x, float *restrict y, size_t n
     }
 }
 
-CLONES void tc_gelu_backward(const float *restrict x, const float *restrict dy, float *restrict dx, size_t n) {
+CLONES void tc_gelu_backward(const float *restrict x, const float *restrict dy, float *restrict dx, size_t n, int overwrite) {
+    float keep = overwrite ? 0.0f : 1.0f;
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
         float t = fast_tanhf(GELU_C * (v + GELU_A * v * v * v));
         float dt = (1.0f - t * t) * GELU_C * (1.0f + 3.0f * GELU_A * v * v);
-        dx[i] += dy[i] * (0.5f * (1.0f + t) + 0.5f * v * dt);
+        dx[i] = keep * dx[i] + dy[i] * (0.5f * (1.0f + t) + 0.5f * v * dt);
     }
 }
 
@@ -147,8 +148,9 @@ CLONES void tc_layernorm_forward(const float *restrict x, const float *restrict 
 
 CLONES void tc_layernorm_backward(const float *restrict x, const float *restrict w, const float *restrict mean,
                                   const float *restrict rstd, const float *restrict dy, float *restrict dx,
-                                  float *restrict dw, float *restrict db, size_t rows, size_t d) {
+                                  float *restrict dw, float *restrict db, size_t rows, size_t d, int overwrite) {
     REASSOCIATE
+    float keep = overwrite ? 0.0f : 1.0f;
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * d, *dyr = dy + r * d;
         float m = mean[r], rs = rstd[r];
@@ -167,7 +169,7 @@ CLONES void tc_layernorm_backward(const float *restrict x, const float *restrict
             float dnorm = w[j] * dyr[j];
             db[j] += dyr[j];
             dw[j] += norm * dyr[j];
-            dxr[j] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * rs;
+            dxr[j] = keep * dxr[j] + (dnorm - dnorm_mean - norm * dnorm_norm_mean) * rs;
         }
     }
 }

@@ -5,14 +5,14 @@ import TensorCore
 struct Block {
     let ln1: LayerNorm, qkv: Linear, proj: Linear, ln2: LayerNorm, fc1: Linear, fc2: Linear
 
-    init(index i: Int, config c: ExpertConfig, rng: inout RandomGenerator) {
+    init(index i: Int, config c: ExpertConfig, std: Float, rng: inout RandomGenerator) {
         let p = "blocks.\(i)"
         ln1 = LayerNorm("\(p).ln1", dim: c.dModel)
-        qkv = Linear("\(p).qkv", inFeatures: c.dModel, outFeatures: 3 * c.dModel, rng: &rng)
-        proj = Linear("\(p).proj", inFeatures: c.dModel, outFeatures: c.dModel, rng: &rng)
+        qkv = Linear("\(p).qkv", inFeatures: c.dModel, outFeatures: 3 * c.dModel, std: std, rng: &rng)
+        proj = Linear("\(p).proj", inFeatures: c.dModel, outFeatures: c.dModel, std: std, rng: &rng)
         ln2 = LayerNorm("\(p).ln2", dim: c.dModel)
-        fc1 = Linear("\(p).fc1", inFeatures: c.dModel, outFeatures: c.dFF, rng: &rng)
-        fc2 = Linear("\(p).fc2", inFeatures: c.dFF, outFeatures: c.dModel, rng: &rng)
+        fc1 = Linear("\(p).fc1", inFeatures: c.dModel, outFeatures: c.dFF, std: std, rng: &rng)
+        fc2 = Linear("\(p).fc2", inFeatures: c.dFF, outFeatures: c.dModel, std: std, rng: &rng)
     }
 
     var parameters: [Parameter] {
@@ -33,13 +33,18 @@ public final class Transformer {
     public let parameters: ParameterSet
 
     /// GPT-2 initialisation: N(0, 0.02) weights, zero biases, unit LayerNorm scales.
-    public init(config: ExpertConfig, seed: UInt64) throws {
+    public convenience init(config: ExpertConfig, seed: UInt64) throws {
+        try self.init(config: config, seed: seed, std: 0.02)
+    }
+
+    /// `std` 0 gives zero weights without drawing random numbers (a model about to be loaded).
+    init(config: ExpertConfig, seed: UInt64, std: Float) throws {
         try config.validate()
         self.config = config
         var rng = RandomGenerator(seed: seed)
-        tok = Embedding("tok", count: config.vocab, dim: config.dModel, rng: &rng)
-        pos = Embedding("pos", count: config.context, dim: config.dModel, rng: &rng)
-        blocks = (0..<config.nLayers).map { Block(index: $0, config: config, rng: &rng) }
+        tok = Embedding("tok", count: config.vocab, dim: config.dModel, std: std, rng: &rng)
+        pos = Embedding("pos", count: config.context, dim: config.dModel, std: std, rng: &rng)
+        blocks = (0..<config.nLayers).map { Block(index: $0, config: config, std: std, rng: &rng) }
         lnf = LayerNorm("lnf", dim: config.dModel)
         parameters = ParameterSet(tok.parameters + pos.parameters + blocks.flatMap(\.parameters) + lnf.parameters)
     }
@@ -86,7 +91,7 @@ public final class Transformer {
         do { config = try ExpertConfig(metadata: file.metadata) } catch let e as ExpertError {
             throw ExpertError.badWeights("\(origin): \(e.description)")
         }
-        let model = try Transformer(config: config, seed: 0)
+        let model = try Transformer(config: config, seed: 0, std: 0)
         let expected = Set(model.parameters.names), got = Set(file.entries.keys)
         guard expected == got else {
             let missing = expected.subtracting(got).sorted().prefix(4), extra = got.subtracting(expected).sorted().prefix(4)

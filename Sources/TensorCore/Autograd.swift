@@ -37,6 +37,15 @@ public final class GradNode {
         return g.pointer
     }
 
+    /// The gradient buffer for a writer that covers every element: when nothing has flowed in yet it is
+    /// returned uninitialised with `fresh` set, and the writer stores instead of adding (no zero-fill pass).
+    public func gradForWrite() -> (pointer: UnsafeMutablePointer<Float>, fresh: Bool) {
+        if let g = grad { return (g.pointer, false) }
+        let g = TensorStorage(count: count, zeroed: false)
+        grad = g
+        return (g.pointer, true)
+    }
+
     /// grad += values
     func accumulate(_ values: UnsafePointer<Float>) {
         if grad == nil {

@@ -21,12 +21,12 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e
         // Each worker accumulates dw, db into its own slice; the slices are summed after.
         let workers = Parallel.workers(for: rows, minimumPerThread: 256)
         let partial = TensorStorage(count: workers * 2 * d)
-        let scratchDx = xn == nil ? TensorStorage(count: x.count) : nil  // discarded when x needs no gradient
-        let dxp = xn?.gradPointer() ?? scratchDx!.pointer
+        let scratchDx = xn == nil ? TensorStorage(count: x.count, zeroed: false) : nil  // discarded when x needs no gradient
+        let (dxp, fresh) = xn?.gradForWrite() ?? (scratchDx!.pointer, true)
         Parallel.indexedChunks(rows, workers: workers) { w, r in
             let pw = partial.pointer + w * 2 * d
             tc_layernorm_backward(xp + r.lowerBound * d, wp, mean + r.lowerBound, rstd + r.lowerBound,
-                                  dy + r.lowerBound * d, dxp + r.lowerBound * d, pw, pw + d, r.count, d)
+                                  dy + r.lowerBound * d, dxp + r.lowerBound * d, pw, pw + d, r.count, d, fresh ? 1 : 0)
         }
         withExtendedLifetime(scratchDx) {}
         for w in 0..<workers {
@@ -89,7 +89,9 @@ public func causalSelfAttention(_ qkv: Tensor, batch: Int, seq: Int, heads: Int)
     }
     let qn = qkv.node
     return result([rows, d], out, parents, saving: [qkv], op: "attention", started: started) { dy in
-        let dqkv = qn!.gradPointer()
+        // Each (sequence, head) block of dQ, dK and dV is written by exactly one product: a fresh buffer is stored, not added to.
+        let (dqkv, fresh) = qn!.gradForWrite()
+        let beta: Float = fresh ? 0 : 1
         BLAS.singleThreaded {
             Parallel.chunks(pairs, minimumPerThread: 1) { range in
                 let dpStorage = TensorStorage(count: t * t, zeroed: false)
@@ -104,13 +106,13 @@ public func causalSelfAttention(_ qkv: Tensor, batch: Int, seq: Int, heads: Int)
                     BLAS.sgemm(transA: false, transB: true, m: t, n: t, k: hd, a: dyb, lda: d,
                                b: base + 2 * d, ldb: threeD, c: dp, ldc: t)
                     BLAS.sgemm(transA: true, transB: false, m: t, n: hd, k: t, a: p, lda: t,
-                               b: dyb, ldb: d, beta: 1, c: dbase + 2 * d, ldc: threeD)
+                               b: dyb, ldb: d, beta: beta, c: dbase + 2 * d, ldc: threeD)
                     tc_causal_softmax_backward(p, dp, t)  // dp now holds dS
                     // dQ += scale · dS · K ; dK += scale · dSᵀ · Q
                     BLAS.sgemm(transA: false, transB: false, m: t, n: hd, k: t, alpha: scale, a: dp, lda: t,
-                               b: base + d, ldb: threeD, beta: 1, c: dbase, ldc: threeD)
+                               b: base + d, ldb: threeD, beta: beta, c: dbase, ldc: threeD)
                     BLAS.sgemm(transA: true, transB: false, m: t, n: hd, k: t, alpha: scale, a: dp, lda: t,
-                               b: base, ldb: threeD, beta: 1, c: dbase + d, ldc: threeD)
+                               b: base, ldb: threeD, beta: beta, c: dbase + d, ldc: threeD)
                 }
                 withExtendedLifetime(dpStorage) {}
             }

@@ -94,12 +94,14 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let parents = bias.map { recordedParents(x, weight, $0) } ?? recordedParents(x, weight)
     return result(shape, out, parents, saving: [x, weight], op: "linear", started: started) { dy in
         if let xn {
+            let (dx, fresh) = xn.gradForWrite()
             BLAS.sgemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: dy, lda: outF, b: wp, ldb: inF,
-                       beta: 1, c: xn.gradPointer(), ldc: inF)
+                       beta: fresh ? 0 : 1, c: dx, ldc: inF)
         }
         if let wn {
+            let (dw, fresh) = wn.gradForWrite()
             BLAS.sgemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: dy, lda: outF, b: xp, ldb: inF,
-                       beta: 1, c: wn.gradPointer(), ldc: inF)
+                       beta: fresh ? 0 : 1, c: dw, ldc: inF)
         }
         if let bn { tc_sum_rows_into(dy, bn.gradPointer(), rows, outF) }
     }
@@ -187,8 +189,8 @@ public func gelu(_ x: Tensor) -> Tensor {
     Parallel.chunks(n) { r in tc_gelu_forward(xp + r.lowerBound, out.pointer + r.lowerBound, r.count) }
     let xn = x.node
     return result(x.shape, out, recordedParents(x), saving: [x], op: "gelu", started: started) { dy in
-        let dx = xn!.gradPointer()
-        Parallel.chunks(n) { r in tc_gelu_backward(xp + r.lowerBound, dy + r.lowerBound, dx + r.lowerBound, r.count) }
+        let (dx, fresh) = xn!.gradForWrite()
+        Parallel.chunks(n) { r in tc_gelu_backward(xp + r.lowerBound, dy + r.lowerBound, dx + r.lowerBound, r.count, fresh ? 1 : 0) }
     }
 }
 

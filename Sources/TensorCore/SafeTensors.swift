@@ -135,7 +135,11 @@ public enum SafeTensors {
         var ints: [Int64]? = nil
         switch dtype {
         case .f32:
+            #if _endian(little)
+            if count > 0 { UnsafeMutableRawPointer(p).copyMemory(from: raw.baseAddress!, byteCount: count * 4) }
+            #else
             for i in 0..<count { p[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
+            #endif
         case .f64:
             for i in 0..<count { p[i] = Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))) }
         case .f16:

@@ -43,8 +43,9 @@ public struct Tensor {
         self.init(shape: shape, storage: s)
     }
 
-    /// Normal(0, std) values from a seeded generator.
+    /// Normal(0, std) values from a seeded generator (std 0: zeros, drawing nothing).
     public init(randomNormal shape: [Int], std: Float, rng: inout RandomGenerator) {
+        if std == 0 { self.init(zeros: shape); return }
         let s = TensorStorage(count: shape.reduce(1, *), zeroed: false)
         for i in 0..<s.count { s.pointer[i] = rng.nextNormal() * std }
         self.init(shape: shape, storage: s)

@@ -7,7 +7,7 @@ import TriageEngine
 struct Experts: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, inspect, train, import, export and remove experts.",
-        subcommands: [List.self, Show.self, Add.self, Import.self, Export.self, Remove.self])
+        subcommands: [List.self, Show.self, Add.self, Import.self, Export.self, Remove.self, TrainSuite.self])
 
     struct Summary: Encodable {
         var name: String
@@ -215,6 +215,25 @@ struct Config: ParsableCommand {
                 if let v = value, !v.isEmpty { _ = try engine.expertRecord(v) }
                 try engine.registry.setSetting(key, (value ?? "").isEmpty ? nil : value)
             default: throw TriageError.badInput("action must be get or set")
+            }
+        }
+    }
+}
+
+extension Experts {
+    struct TrainSuite: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "train-suite",
+            abstract: "Retrain the shipped suite in Experts/ (weights, metrics, manifests, router) with the recipe in Experts/suite.json.",
+            discussion: "Long: run it in the background (nohup). Interrupted runs resume from each expert's checkpoint; experts already trained with the current recipe and data are skipped.")
+        @Option(help: "The suite folder (default: the repository's Experts/).") var suite: String?
+        @Option(help: "Only these experts (comma-separated).") var only: String?
+        @Flag(help: "Retrain even experts that are up to date.") var force = false
+        @Flag(help: "Progress as JSON lines.") var json = false
+        func run() throws {
+            try guarded {
+                guard let dir = suite ?? SuiteLocator.locate() else { throw TriageError.notFound("no Experts/ folder found; pass --suite DIR") }
+                try SuiteTrainer.train(suite: dir, only: only.map { Set($0.split(separator: ",").map(String.init)) }, force: force, json: json, log: note)
             }
         }
     }

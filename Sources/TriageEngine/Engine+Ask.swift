@@ -45,6 +45,8 @@ extension Engine {
     public func ask(_ requests: [Request], expert: String? = nil, top: Int = 3, explain: Bool = false) throws -> [Answer] {
         var answers = [Answer]()
         answers.reserveCapacity(requests.count)
+        // A handful of requests is too little work for a second BLAS thread: its spin-waiting costs more.
+        if requests.count < 8 { BLAS.setThreads(1); Parallel.threads = 1 }
         let start = MonotonicClock.now()
         if let expert {
             let rec = try expertRecord(expert)

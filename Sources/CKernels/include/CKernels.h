@@ -15,8 +15,8 @@ void tc_tune_malloc(void);
 
 // ---- elementwise
 void tc_gelu_forward(const float *x, float *y, size_t n);
-/// dx += dy * gelu'(x)
-void tc_gelu_backward(const float *x, const float *dy, float *dx, size_t n);
+/// dx += dy * gelu'(x)  (dx = … when overwrite is set: dx may then be uninitialised)
+void tc_gelu_backward(const float *x, const float *dy, float *dx, size_t n, int overwrite);
 void tc_add(const float *a, const float *b, float *y, size_t n);
 /// y += a
 void tc_accumulate(float *y, const float *a, size_t n);
@@ -36,9 +36,9 @@ void tc_sum_rows_into(const float *dy, float *db, size_t rows, size_t d);
 // ---- row-wise
 void tc_layernorm_forward(const float *x, const float *w, const float *b, float *y,
                           float *mean, float *rstd, size_t rows, size_t d, float eps);
-/// dx += ..., dw += ..., db += ... (llm.c's fused form)
+/// dx += ..., dw += ..., db += ... (llm.c's fused form); with overwrite, dx = ... (dx may be uninitialised)
 void tc_layernorm_backward(const float *x, const float *w, const float *mean, const float *rstd,
-                           const float *dy, float *dx, float *dw, float *db, size_t rows, size_t d);
+                           const float *dy, float *dx, float *dw, float *db, size_t rows, size_t d, int overwrite);
 void tc_softmax_rows(const float *x, float *y, size_t rows, size_t d);
 /// dx += y * (dy - sum(dy*y))
 void tc_softmax_rows_backward(const float *y, const float *dy, float *dx, size_t rows, size_t d);

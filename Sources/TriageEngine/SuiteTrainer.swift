@@ -1,0 +1,130 @@
+import Foundation
+import ExpertModel
+import Registry
+import Router
+import TensorCore
+
+/// `Experts/suite.json`: the shipped suite's recipe and its experts' descriptions.
+public struct SuiteSpec: Codable {
+    public struct Recipe: Codable, Equatable {
+        public var preset: String
+        public var steps: Int
+        public var batchSize: Int
+        public var learningRate: Float
+        public var warmupSteps: Int
+        public var seed: UInt64
+        public var threads: Int
+        public var weightsDType: String
+        enum CodingKeys: String, CodingKey {
+            case preset, steps, seed, threads, batchSize = "batch_size", learningRate = "learning_rate", warmupSteps = "warmup_steps"
+            case weightsDType = "weights_dtype"
+        }
+    }
+    public struct Entry: Codable {
+        public var name: String
+        public var description: String
+        public var task: String
+        public var metric: String?
+        public var examples: [String]?
+    }
+    public var recipe: Recipe
+    public var experts: [Entry]
+
+    public static func read(_ suite: String) throws -> SuiteSpec {
+        guard let d = FileManager.default.contents(atPath: suite + "/suite.json") else { throw TriageError.notFound("\(suite)/suite.json not found") }
+        do { return try JSONDecoder().decode(SuiteSpec.self, from: d) } catch { throw TriageError.badInput("\(suite)/suite.json: \(error)") }
+    }
+}
+
+/// Retrains the shipped suite in place: each expert's weights, metrics and manifest, then the suite
+/// router. Checkpoints live in `Experts/NAME/.checkpoint.safetensors` (not committed), so an interrupted
+/// run picks up where it stopped; an expert already trained with the current recipe and data is skipped.
+public enum SuiteTrainer {
+    public static func options(_ r: SuiteSpec.Recipe, maxOutput: Int) -> TrainingOptions {
+        var o = TrainingOptions(steps: r.steps, seed: r.seed)
+        o.batchSize = r.batchSize
+        o.learningRate = r.learningRate
+        o.warmupSteps = r.warmupSteps
+        o.validateEvery = max(250, r.steps / 10)
+        o.checkpointEvery = max(250, r.steps / 20)
+        o.validationExamples = 500
+        o.maxOutputBytes = maxOutput
+        return o
+    }
+
+    public static func train(suite: String, only: Set<String>? = nil, force: Bool = false, json: Bool, log: (String) -> Void) throws {
+        let spec = try SuiteSpec.read(suite)
+        BLAS.setThreads(spec.recipe.threads)
+        Parallel.threads = spec.recipe.threads
+        guard let config = ExpertConfig.preset(spec.recipe.preset) else { throw TriageError.badInput("suite.json: unknown preset \(spec.recipe.preset)") }
+        for e in spec.experts where only == nil || only!.contains(e.name) {
+            let dir = suite + "/" + e.name
+            let files = ["train": "train.jsonl", "valid": "valid.jsonl", "test": "test.jsonl"]
+            var shas = [String: String]()
+            for (role, f) in files { shas[role] = try SHA256.hex(ofFile: dir + "/" + f) }
+            let train = try ExampleReader.read(path: dir + "/train.jsonl", context: config.context).examples
+            let valid = try ExampleReader.read(path: dir + "/valid.jsonl", context: config.context).examples
+            let test = try ExampleReader.read(path: dir + "/test.jsonl", context: config.context).examples
+            let maxOutput = min(config.context - 3, (train + valid).map { $0.output.utf8.count }.max()! + 2)
+            let opts = options(spec.recipe, maxOutput: maxOutput)
+            if !force, let old = try? ExpertFolder.read(dir), old.manifest.training?.options == opts, old.manifest.dataSHA256 == shas,
+               old.manifest.training?.record != nil {
+                log("\(e.name): up to date (trained with this recipe and data), skipped")
+                continue
+            }
+            log("\(e.name): \(train.count) train, \(valid.count) valid, \(test.count) test; \(spec.recipe.steps) steps")
+            let model = try Transformer(config: config, seed: spec.recipe.seed)
+            let progress = ProgressReporter(label: e.name, json: json)
+            let trainer = try Trainer(model: model, train: train, validation: valid, options: opts, checkpointPath: dir + "/.checkpoint.safetensors")
+            let record = try trainer.run(resume: true, observer: progress)
+            progress.finish()
+            let decoder = Decoder(model: model)
+            let t0 = MonotonicClock.now()
+            let answers = try decoder.answer(test.map(\.input), maxOutputBytes: maxOutput)
+            var metrics = Scoring.metrics(predictions: answers, references: test.map(\.output), metric: e.metric)
+            metrics.validationExactMatch = record.bestValidationAccuracy
+            log(String(format: "%@: test exact match %.2f%%%@ (%d examples, %.1f s to evaluate)", e.name, 100 * metrics.exactMatch,
+                       metrics.phoneErrorRate.map { String(format: ", phone error rate %.2f%%, word error rate %.2f%%", 100 * $0, 100 * (metrics.wordErrorRate ?? 0)) } ?? "",
+                       test.count, MonotonicClock.now() - t0))
+            let dtype = SafeTensors.DType(rawValue: spec.recipe.weightsDType) ?? .f32
+            try model.save(to: dir + "/weights.safetensors", name: e.name, dtype: dtype)
+            var m = ExpertManifest(name: e.name, description: e.description, task: e.task, config: config, maxOutputBytes: maxOutput,
+                                   data: files, metric: e.metric)
+            m.weightsSHA256 = try SHA256.hex(ofFile: dir + "/weights.safetensors")
+            m.weightsDType = dtype.rawValue
+            m.dataSHA256 = shas
+            m.training = .init(options: opts, record: record)
+            m.metrics = metrics
+            if let src = FileManager.default.contents(atPath: dir + "/source.json"),
+               let obj = try? JSONSerialization.jsonObject(with: src) as? [String: Any] {
+                var s = [String: String]()
+                for (k, v) in obj where v is String || v is NSNumber { s[k] = "\(v)" }
+                m.source = s
+            }
+            try AtomicFile.write(try m.encoded(), to: dir + "/expert.json")
+            try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors")
+            try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors.best.safetensors")
+        }
+        try trainRouter(suite: suite, spec: spec, log: log)
+    }
+
+    /// The router for the whole suite, shipped in `Experts/_router/` so a first run needs no training.
+    public static func trainRouter(suite: String, spec: SuiteSpec, log: (String) -> Void) throws {
+        var train = [(input: String, expert: String)](), valid = [(input: String, expert: String)]()
+        for e in spec.experts {
+            let dir = suite + "/" + e.name
+            guard FileManager.default.fileExists(atPath: dir + "/weights.safetensors") else { continue }
+            train += try ExampleReader.read(path: dir + "/train.jsonl").examples.map { ($0.input, e.name) }
+            valid += try ExampleReader.read(path: dir + "/valid.jsonl").examples.map { ($0.input, e.name) }
+        }
+        let background = try ExampleReader.read(path: suite + "/_background/background.jsonl", requireOutput: false).examples.map(\.input)
+        let (model, metrics) = try RouterTrainer.train(examples: train, validation: valid, background: background, config: RouterConfig())
+        try FileManager.default.createDirectory(atPath: suite + "/_router", withIntermediateDirectories: true)
+        try model.save(to: suite + "/_router/router.safetensors")
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try enc.encode(metrics) + Data("\n".utf8), to: suite + "/_router/metrics.json")
+        log(String(format: "suite router: %d experts, validation accuracy %.2f%%, threshold %.3f (%@), %.1f s",
+                   model.experts.count, 100 * metrics.validationAccuracy, metrics.threshold, metrics.thresholdMethod, metrics.trainSeconds))
+    }
+}
