@@ -82,6 +82,7 @@ public enum ExpertError: Error, CustomStringConvertible, Equatable {
     case inputTooLong(bytes: Int, limit: Int)
     case badWeights(String)
     case badCheckpoint(String)
+    case diverged(step: Int, learningRate: Float)
 
     public var description: String {
         switch self {
@@ -92,6 +93,8 @@ public enum ExpertError: Error, CustomStringConvertible, Equatable {
             return "input is \(b) bytes; this expert's context allows at most \(limit) (inputs are never cut)"
         case .badWeights(let s): return "bad weights: \(s)"
         case .badCheckpoint(let s): return "bad checkpoint: \(s)"
+        case .diverged(let step, let lr):
+            return "training diverged at step \(step) (the loss is not finite at learning rate \(lr)); lower the learning rate and run again"
         }
     }
 }

@@ -133,6 +133,9 @@ public final class Trainer {
             let batch = batcher.next()
             model.parameters.zeroGrad()
             let loss = model.loss(batch)
+            guard loss.item.isFinite else {
+                throw ExpertError.diverged(step: st.step + 1, learningRate: opt.learningRate)
+            }
             loss.backward()
             clipGradNorm(params, maxNorm: options.clipNorm)
             let schedule = LearningRateSchedule(peak: options.learningRate, warmupSteps: options.warmupSteps,

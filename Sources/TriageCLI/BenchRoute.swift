@@ -9,9 +9,9 @@ extension Bench {
         static let configuration = CommandConfiguration(
             abstract: "Train the router on one {input, expert} JSONL file, score it on another.",
             discussion: """
-                Reports accuracy, single-thread routing requests/s (every test input once per pass, best pass) and
-                training seconds; with --ood, the share of out-of-distribution requests abstained on and of test
-                requests accepted. --write-peer-files DIR writes DIR/{train,valid,test}.jsonl from --experts
+                Reports accuracy, single-thread routing requests/s (every test input once per pass, best pass) and \
+                training seconds; with --ood, the share of out-of-distribution requests abstained on and of test \
+                requests accepted. --write-peer-files DIR writes DIR/{train,valid,test}.jsonl from --experts \
                 (train balanced per expert exactly as the trainer does) for this command and the fastText peer.
                 """)
 

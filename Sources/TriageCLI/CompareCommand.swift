@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import TriageEngine
+
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Routed narrow experts vs one model trained on everything at equal compute, per task.",
+        discussion: "The single-model baselines are trained on first use (with progress and checkpoints) and stored in the registry; --retrain trains them again.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Experts to compare (comma-separated; default: all).") var experts: String?
+    @Flag(help: "Train the baselines again.") var retrain = false
+    @Option(help: "At most this many test examples per task.") var limit: Int?
+    @Option(help: "Write a standalone HTML report (table and bar chart).") var report: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        try guarded {
+            let engine = try openEngine(global)
+            let r = try engine.compare(experts: experts.map { $0.split(separator: ",").map(String.init) }, retrain: retrain, limit: limit,
+                                       observer: { ProgressReporter(label: $0, json: json) }, log: note)
+            if let report { try Data(CompareHTML.render(r).utf8).write(to: URL(fileURLWithPath: report)); note("wrote \(report)") }
+            if json { try printJSON(r); return }
+            let order = CompareSystem.allCases.map(\.rawValue)
+            print("task              n   router   routed   oracle  single=size  single=params")
+            func cell(_ s: SystemScore?) -> String { s.map { percent($0.exactMatch) } ?? "-" }
+            for t in r.tasks {
+                print(t.task.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%6d %8@", t.n, percent(t.routerAccuracy) as NSString)
+                      + order.map { String(format: " %8@", cell(t.systems[$0]) as NSString) }.joined()
+                      + (t.systems["routed"]?.phoneErrorRate.map { "  (routed PER \(percent($0)))" } ?? ""))
+            }
+            print("mean of tasks" + String(repeating: " ", count: 1) + String(format: "%6d %8@", r.overall.n, percent(r.overall.routerAccuracy) as NSString)
+                  + order.map { String(format: " %8@", cell(r.overall.systems[$0]) as NSString) }.joined())
+            print("all examples  " + String(repeating: " ", count: 15) + order.map { String(format: " %8@", (r.overall.systems[$0]?.exactMatchAllExamples.map(percent) ?? "-") as NSString) }.joined())
+            print("")
+            print("system                params   train FLOPs  CPU-s   median ms")
+            for k in order {
+                let s = r.overall.systems[k]!
+                print(k.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%8d %12.3g %7.0f %9.2f", s.params ?? 0, s.trainFLOPs ?? 0, s.trainCPUSeconds ?? 0, s.medianMs ?? 0))
+            }
+            for b in r.baselines { print("\(b.name): \(b.note); \(b.steps) steps, \(String(format: "%.3g", b.trainFLOPs)) FLOPs") }
+        }
+    }
+}

@@ -1,0 +1,262 @@
+import Foundation
+import ExpertModel
+import Registry
+import Router
+import TensorCore
+
+/// `triage compare`: routed narrow experts against one model trained on everything at equal compute.
+public enum CompareSystem: String, CaseIterable, Codable {
+    case routed, oracle, singleSameSize = "single_same_size", singleSameParams = "single_same_params"
+}
+
+/// The score of one system on one task (or overall).
+public struct SystemScore: Codable {
+    public var exactMatch: Double
+    public var phoneErrorRate: Double?
+    public var wordErrorRate: Double?
+    /// Overall rows only: exact match over all examples (the `exact_match` there is the mean over tasks).
+    public var exactMatchAllExamples: Double?
+    public var params: Int?
+    public var trainFLOPs: Double?
+    public var trainCPUSeconds: Double?
+    public var medianMs: Double?
+    enum CodingKeys: String, CodingKey {
+        case exactMatch = "exact_match", phoneErrorRate = "phone_error_rate", wordErrorRate = "word_error_rate"
+        case exactMatchAllExamples = "exact_match_all_examples", params, trainFLOPs = "train_flops"
+        case trainCPUSeconds = "train_cpu_seconds", medianMs = "median_ms"
+    }
+}
+
+public struct CompareReport: Codable {
+    public struct Task: Codable {
+        public var task: String
+        public var n: Int
+        public var routerAccuracy: Double
+        public var metric: String?
+        public var systems: [String: SystemScore]
+        enum CodingKeys: String, CodingKey { case task, n, metric, systems, routerAccuracy = "router_accuracy" }
+    }
+    public struct Overall: Codable {
+        public var n: Int
+        public var routerAccuracy: Double
+        public var systems: [String: SystemScore]
+        enum CodingKeys: String, CodingKey { case n, systems, routerAccuracy = "router_accuracy" }
+    }
+    public struct Baseline: Codable {
+        public var name: String
+        public var config: ExpertConfig
+        public var params: Int
+        public var steps: Int
+        public var batchSize: Int
+        public var trainFLOPs: Double
+        public var trainSeconds: Double
+        public var note: String
+        enum CodingKeys: String, CodingKey {
+            case name, config, params, steps, note, batchSize = "batch_size", trainFLOPs = "train_flops", trainSeconds = "train_seconds"
+        }
+    }
+    public var tasks: [Task]
+    public var overall: Overall
+    public var baselines: [Baseline]
+    /// Test inputs found in any system's training data (always 0: compare refuses otherwise).
+    public var testTrainOverlap: Int
+    enum CodingKeys: String, CodingKey { case tasks, overall, baselines, testTrainOverlap = "test_train_overlap" }
+}
+
+/// How a baseline is trained: everything derived from the experts' own records.
+public struct BaselinePlan: Codable, Equatable {
+    public var name: String
+    public var config: ExpertConfig
+    public var options: TrainingOptions
+    /// Training FLOPs the plan spends (forward+backward, per `ExpertConfig.trainingFLOPsPerToken`).
+    public var plannedFLOPs: Double
+    public var expertSet: [String]
+
+    /// Same config as the experts, the sum of their steps at their batch size.
+    public static func sameSize(experts: [(name: String, config: ExpertConfig, options: TrainingOptions, record: TrainingRecord)]) -> BaselinePlan {
+        let first = experts[0]
+        var o = first.options
+        o.steps = experts.reduce(0) { $0 + $1.record.steps }
+        o.minutes = nil
+        o.maxOutputBytes = experts.map(\.options.maxOutputBytes).max()!
+        o.validateEvery = max(250, o.steps! / 10)
+        o.checkpointEvery = max(250, o.steps! / 20)
+        return BaselinePlan(name: "single-same-size", config: first.config, options: o,
+                            plannedFLOPs: experts.reduce(0) { $0 + $1.record.flops }, expertSet: experts.map(\.name).sorted())
+    }
+
+    /// A larger model whose parameter count is closest to the experts' sum, trained with the same FLOPs:
+    /// steps = Σ expert steps × (FLOPs per token of an expert ÷ FLOPs per token of the larger model).
+    public static func sameParams(experts: [(name: String, config: ExpertConfig, options: TrainingOptions, record: TrainingRecord)]) -> BaselinePlan {
+        let small = sameSize(experts: experts)
+        let target = experts.reduce(0) { $0 + $1.config.parameterCount }
+        let ctx = small.config.context
+        var best = small.config
+        for layers in 2...12 {
+            for d in stride(from: 64, through: 1024, by: 32) where d % 32 == 0 {
+                let c = ExpertConfig(dModel: d, nLayers: layers, nHeads: d / 32, dFF: 4 * d, context: ctx)
+                if abs(c.parameterCount - target) < abs(best.parameterCount - target) { best = c }
+            }
+        }
+        let t = ctx / 2
+        let ratio = small.config.trainingFLOPsPerToken(sequenceLength: t) / best.trainingFLOPsPerToken(sequenceLength: t)
+        var o = small.options
+        o.steps = max(1, Int((Double(small.options.steps!) * ratio).rounded()))
+        o.validateEvery = max(250, o.steps! / 10)
+        o.checkpointEvery = max(250, o.steps! / 20)
+        return BaselinePlan(name: "single-same-params", config: best, options: o, plannedFLOPs: small.plannedFLOPs, expertSet: small.expertSet)
+    }
+}
+
+extension Engine {
+    struct ExpertForCompare {
+        var record: ExpertRecord
+        var manifest: ExpertManifest
+        var training: TrainingRecord
+        var options: TrainingOptions
+        var train: [Example]
+        var valid: [Example]
+        var test: [Example]
+    }
+
+    func compareInputs(names: [String]?) throws -> [ExpertForCompare] {
+        let all = try registry.listExperts()
+        let chosen = names.map { n in all.filter { n.contains($0.name) } } ?? all
+        if let names { for n in names where !all.contains(where: { $0.name == n }) { throw TriageError.notFound("no expert named '\(n)'") } }
+        guard chosen.count >= 2 else { throw TriageError.badInput("compare needs at least two registered experts (found \(chosen.count))") }
+        return try chosen.map { r in
+            guard let js = r.manifestJSON else { throw TriageError.corrupt("expert '\(r.name)' has no manifest") }
+            let m = try ExpertManifest.decode(Data(js.utf8), origin: "expert '\(r.name)'")
+            guard let tr = m.training, let rec = tr.record else {
+                throw TriageError.badInput("expert '\(r.name)' has no training record, so equal compute cannot be worked out")
+            }
+            func read(_ role: DataRole) throws -> [Example] {
+                guard let d = try registry.loadData(of: r, role: role) else { return [] }
+                return try ExampleReader.read(data: d, name: "\(r.name) \(role.rawValue) data").examples
+            }
+            return ExpertForCompare(record: r, manifest: m, training: rec, options: tr.options, train: try read(.train),
+                                    valid: try read(.valid), test: try read(.test))
+        }
+    }
+
+    /// Trains (or reuses) a baseline: a balanced mixture of every expert's training data, the plan's config and steps.
+    func baseline(_ plan: BaselinePlan, experts: [ExpertForCompare], retrain: Bool, observer: TrainingObserver?, log: (String) -> Void) throws -> (Transformer, TrainingRecord) {
+        if !retrain, let b = try registry.baseline(named: plan.name), let js = b.configJSON,
+           let stored = try? JSONDecoder().decode(BaselinePlan.self, from: Data(js.utf8)), stored == plan,
+           let data = try registry.loadWeights(of: b), let tj = b.trainingJSON,
+           let rec = try? JSONDecoder().decode(TrainingRecord.self, from: Data(tj.utf8)) {
+            return (try Transformer.load(try SafeTensors.read(data: data), origin: "baseline \(plan.name)"), rec)
+        }
+        // Balanced mixture: every task cycled up to the largest task's size.
+        let most = experts.map(\.train.count).max()!
+        var mixture = [Example]()
+        for e in experts { for i in 0..<most { mixture.append(e.train[i % e.train.count]) } }
+        let perTaskValid = max(1, plan.options.validationExamples / experts.count)
+        let valid = experts.flatMap { $0.valid.prefix(perTaskValid) }
+        log("\(plan.name): \(plan.config.parameterCount) parameters, \(plan.options.steps!) steps at batch \(plan.options.batchSize), "
+            + String(format: "%.3g", plan.plannedFLOPs) + " FLOPs, \(mixture.count) training examples (balanced)")
+        let runDir = registry.home + "/runs/\(plan.name)"
+        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        let model = try Transformer(config: plan.config, seed: plan.options.seed)
+        let trainer = try Trainer(model: model, train: mixture, validation: valid, options: plan.options, checkpointPath: runDir + "/checkpoint.safetensors")
+        let record = try trainer.run(resume: true, observer: observer)
+        let path = runDir + "/weights.safetensors"
+        try model.save(to: path, name: plan.name)
+        let ref = try registry.blobs.put(fileAt: path)
+        try registry.putBaseline(BaselineRecord(name: plan.name, configJSON: try JSONOutput.line(plan), metricsJSON: nil,
+                                                trainingJSON: try JSONOutput.line(record), expertSet: plan.expertSet), weights: ref)
+        try? FileManager.default.removeItem(atPath: runDir)
+        return (model, record)
+    }
+
+    /// Runs the comparison on each expert's test set (at most `limit` examples per task).
+    public func compare(experts names: [String]? = nil, retrain: Bool = false, limit: Int? = nil, latencySamples: Int = 20,
+                        observer: (String) -> TrainingObserver?, log: (String) -> Void) throws -> CompareReport {
+        var experts = try compareInputs(names: names)
+        if let limit { for i in experts.indices { experts[i].test = Array(experts[i].test.prefix(limit)) } }
+        // Disjointness: no test input in any training set any system sees (the baselines train on their union).
+        let trainInputs = Set(experts.flatMap { $0.train.map(\.input) })
+        let overlap = experts.reduce(0) { $0 + $1.test.filter { trainInputs.contains($0.input) }.count }
+        guard overlap == 0 else { throw TriageError.badInput("\(overlap) test inputs also appear in training data; compare refuses to score them") }
+
+        let spec = experts.map { (name: $0.record.name, config: $0.manifest.config, options: $0.options, record: $0.training) }
+        let plans = [BaselinePlan.sameSize(experts: spec), BaselinePlan.sameParams(experts: spec)]
+        var singles = [(Transformer, TrainingRecord, BaselinePlan)]()
+        for plan in plans {
+            let (m, r) = try baseline(plan, experts: experts, retrain: retrain, observer: observer(plan.name), log: log)
+            singles.append((m, r, plan))
+        }
+        // Answers of every system on every task.
+        var tasks = [CompareReport.Task]()
+        var allRight = [String: Int](), total = 0, routedRightToExpert = 0
+        var latencies = [String: [Double]]()
+        for e in experts {
+            let inputs = e.test.map(\.input), refs = e.test.map(\.output), maxOut = e.manifest.maxOutputBytes
+            let routed = try ask(inputs.map { Request(input: $0) })
+            let routerAcc = Double(routed.filter { $0.expert == e.record.name && !$0.abstained }.count) / Double(max(1, inputs.count))
+            routedRightToExpert += routed.filter { $0.expert == e.record.name && !$0.abstained }.count
+            var outputs: [String: [String]] = [CompareSystem.routed.rawValue: routed.map { $0.abstained && !$0.fallback ? "" : ($0.output ?? "") }]
+            outputs[CompareSystem.oracle.rawValue] = try decoder(for: e.record).answer(inputs, maxOutputBytes: maxOut)
+            for (i, s) in singles.enumerated() {
+                let key = i == 0 ? CompareSystem.singleSameSize.rawValue : CompareSystem.singleSameParams.rawValue
+                outputs[key] = try Decoder(model: s.0).answer(inputs, maxOutputBytes: maxOut)
+            }
+            var systems = [String: SystemScore]()
+            for (k, preds) in outputs {
+                let m = Scoring.metrics(predictions: preds, references: refs, metric: e.manifest.metric)
+                systems[k] = SystemScore(exactMatch: m.exactMatch, phoneErrorRate: m.phoneErrorRate, wordErrorRate: m.wordErrorRate)
+                allRight[k, default: 0] += zip(preds, refs).filter { $0 == $1 }.count
+            }
+            total += inputs.count
+            tasks.append(.init(task: e.record.name, n: inputs.count, routerAccuracy: routerAcc, metric: e.manifest.metric, systems: systems))
+            // Latency: single requests, process-warm, a few per task.
+            for input in inputs.prefix(latencySamples) {
+                var t0 = MonotonicClock.now()
+                _ = try ask([Request(input: input)])
+                latencies[CompareSystem.routed.rawValue, default: []].append((MonotonicClock.now() - t0) * 1e3)
+                t0 = MonotonicClock.now()
+                _ = try decoder(for: e.record).answer([input], maxOutputBytes: maxOut)
+                latencies[CompareSystem.oracle.rawValue, default: []].append((MonotonicClock.now() - t0) * 1e3)
+                for (i, s) in singles.enumerated() {
+                    let key = i == 0 ? CompareSystem.singleSameSize.rawValue : CompareSystem.singleSameParams.rawValue
+                    t0 = MonotonicClock.now()
+                    _ = try Decoder(model: s.0).answer([input], maxOutputBytes: maxOut)
+                    latencies[key, default: []].append((MonotonicClock.now() - t0) * 1e3)
+                }
+            }
+        }
+        func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.isEmpty ? 0 : s[s.count / 2] }
+        let expertParams = experts.reduce(0) { $0 + $1.manifest.config.parameterCount }
+        let routerParams = (try? activeRouter()).flatMap { $0 }.map { $0.model.inputWeights.count + $0.model.outputWeights.count + $0.model.outputBias.count } ?? 0
+        let expertFLOPs = experts.reduce(0.0) { $0 + $1.training.flops }
+        let expertCPU = experts.reduce(0.0) { $0 + $1.training.seconds * Double($1.training.threads) }
+        var overall = [String: SystemScore]()
+        for sys in CompareSystem.allCases {
+            let k = sys.rawValue
+            var s = SystemScore(exactMatch: tasks.map { $0.systems[k]!.exactMatch }.reduce(0, +) / Double(tasks.count))
+            s.exactMatchAllExamples = Double(allRight[k] ?? 0) / Double(max(1, total))
+            s.medianMs = median(latencies[k] ?? [])
+            switch sys {
+            case .routed, .oracle:
+                s.params = expertParams + (sys == .routed ? routerParams : 0)
+                s.trainFLOPs = expertFLOPs
+                s.trainCPUSeconds = expertCPU
+            case .singleSameSize, .singleSameParams:
+                let b = singles[sys == .singleSameSize ? 0 : 1]
+                s.params = b.2.config.parameterCount
+                s.trainFLOPs = b.1.flops
+                s.trainCPUSeconds = b.1.seconds * Double(b.1.threads)
+            }
+            overall[k] = s
+        }
+        let baselines = singles.map { s in
+            CompareReport.Baseline(name: s.2.name, config: s.2.config, params: s.2.config.parameterCount, steps: s.1.steps,
+                                   batchSize: s.2.options.batchSize, trainFLOPs: s.1.flops, trainSeconds: s.1.seconds,
+                                   note: s.2.name == "single-same-size"
+                                       ? "the experts' config, the sum of their steps (\(s.2.options.steps!)) at their batch size"
+                                       : "parameters closest to the experts' sum (\(expertParams)); steps scaled so FLOPs match (\(String(format: "%.3g", s.2.plannedFLOPs)) planned)")
+        }
+        return CompareReport(tasks: tasks, overall: .init(n: total, routerAccuracy: Double(routedRightToExpert) / Double(max(1, total)), systems: overall),
+                             baselines: baselines, testTrainOverlap: overlap)
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import XCTest
+import ExpertModel
+
+/// `triage compare` on a registry with two user-added nano experts and tiny budgets.
+final class CompareTests: XCTestCase {
+    func testCompareTwoUserExpertsAtEqualCompute() throws {
+        let h = try CLIHarness()
+        for (name, task, steps) in [("rev", "rev", 200), ("dup", "dup", 160)] {
+            let data = h.write("\(name).jsonl", CLIHarness.data(task, count: 1500, seed: UInt64(steps)))
+            let r = try h.run("experts", "add", name, "--data", data, "--preset", "nano", "--steps", "\(steps)", "--json")
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        let report = h.work + "/report.html"
+        let r = try h.run("compare", "--limit", "30", "--json", "--report", report)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let tasks = try XCTUnwrap(obj["tasks"] as? [[String: Any]])
+        XCTAssertEqual(tasks.map { $0["task"] as? String }, ["dup", "rev"])
+        for t in tasks {
+            XCTAssertEqual(t["n"] as? Int, 30)
+            XCTAssertNotNil(t["router_accuracy"] as? Double)
+            let systems = try XCTUnwrap(t["systems"] as? [String: [String: Any]])
+            XCTAssertEqual(Set(systems.keys), ["routed", "oracle", "single_same_size", "single_same_params"])
+            for s in systems.values { XCTAssertNotNil(s["exact_match"] as? Double) }
+        }
+        let overall = try XCTUnwrap(obj["overall"] as? [String: Any])
+        let os = try XCTUnwrap(overall["systems"] as? [String: [String: Any]])
+        for key in ["routed", "oracle", "single_same_size", "single_same_params"] {
+            for field in ["exact_match", "params", "train_flops", "train_cpu_seconds", "median_ms"] {
+                XCTAssertNotNil(os[key]?[field], "\(key).\(field)")
+            }
+        }
+        XCTAssertEqual(obj["test_train_overlap"] as? Int, 0)
+
+        // Equal compute: the same-size model runs the experts' summed steps; the larger one the same FLOPs.
+        let baselines = try XCTUnwrap(obj["baselines"] as? [[String: Any]])
+        let same = try XCTUnwrap(baselines.first { $0["name"] as? String == "single-same-size" })
+        let big = try XCTUnwrap(baselines.first { $0["name"] as? String == "single-same-params" })
+        XCTAssertEqual(same["steps"] as? Int, 360)
+        XCTAssertEqual(same["batch_size"] as? Int, 32)
+        let nano = ExpertConfig.nano
+        XCTAssertEqual(os["oracle"]?["params"] as? Int, 2 * nano.parameterCount)
+        let bigParams = try XCTUnwrap(big["params"] as? Int)
+        XCTAssertLessThan(abs(bigParams - 2 * nano.parameterCount), nano.parameterCount / 4, "the larger model's size is not close to the experts' sum")
+        let bigConfig = try JSONDecoder().decode(ExpertConfig.self, from: JSONSerialization.data(withJSONObject: big["config"]!))
+        let ratio = nano.trainingFLOPsPerToken(sequenceLength: 64) / bigConfig.trainingFLOPsPerToken(sequenceLength: 64)
+        XCTAssertEqual(big["steps"] as? Int, Int((360 * ratio).rounded()))
+        // Measured FLOPs agree with the experts' within the spread of batch lengths.
+        let expertFLOPs = try XCTUnwrap(os["oracle"]?["train_flops"] as? Double)
+        for b in [same, big] {
+            let f = try XCTUnwrap(b["train_flops"] as? Double)
+            XCTAssertEqual(f / expertFLOPs, 1, accuracy: 0.35, "\(b["name"]!) used \(f) FLOPs, the experts \(expertFLOPs)")
+        }
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        XCTAssert(html.contains("<svg") && html.contains("<rect") && html.contains("single model, same size"))
+
+        // Baselines are stored and reused: a second run trains nothing.
+        let again = try h.run("compare", "--limit", "5")
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertFalse(again.stderr.contains("steps at batch"), again.stderr)
+    }
+}
