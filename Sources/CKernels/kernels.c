@@ -46,6 +46,14 @@ static inline float fast_tanhf(float x) {
 #define REASSOCIATE
 #endif
 
+// Attention's inner loops are short (a head's 32 components, or up to a few hundred positions): one
+// 16-wide vector per iteration, without interleaving, keeps them out of the scalar remainder loop.
+#if defined(__clang__)
+#define SHORT_LOOP _Pragma("clang loop vectorize_width(16) interleave_count(1)")
+#else
+#define SHORT_LOOP
+#endif
+
 #define GELU_C 0.7978845608028654f
 #define GELU_A 0.044715f
 
@@ -284,18 +292,22 @@ CLONES void tc_attend_one(const float *restrict q, const float *restrict k, cons
     for (size_t j = 0; j < n; j++) {
         const float *kj = k + j * stride;
         float s = 0;
+        SHORT_LOOP
         for (size_t c = 0; c < hd; c++) s += q[c] * kj[c];
         s *= scale;
         scores[j] = s;
         mx = s > mx ? s : mx;
     }
     float sum = 0;
+    SHORT_LOOP
     for (size_t j = 0; j < n; j++) { float e = fast_expf(scores[j] - mx); scores[j] = e; sum += e; }
     float inv = 1.0f / sum;
+    SHORT_LOOP
     for (size_t c = 0; c < hd; c++) out[c] = 0;
     for (size_t j = 0; j < n; j++) {
         const float *vj = v + j * stride;
         float pj = scores[j] * inv;
+        SHORT_LOOP
         for (size_t c = 0; c < hd; c++) out[c] += pj * vj[c];
     }
 }
@@ -304,22 +316,159 @@ CLONES void tc_attend_cached(const float *restrict q, const float *restrict kt, 
                              size_t hd, size_t ctx, size_t vstride, float scale, float *restrict scores,
                              float *restrict out) {
     REASSOCIATE
+    SHORT_LOOP
     for (size_t j = 0; j < n; j++) scores[j] = 0;
+    SHORT_LOOP
     for (size_t c = 0; c < hd; c++) {  // keys stored transposed: this loop runs along positions, fully vectorised
         const float *kc = kt + c * ctx;
         float qc = q[c] * scale;
+        SHORT_LOOP
         for (size_t j = 0; j < n; j++) scores[j] += qc * kc[j];
     }
     float mx = -INFINITY;
+    SHORT_LOOP
     for (size_t j = 0; j < n; j++) mx = scores[j] > mx ? scores[j] : mx;
     float sum = 0;
+    SHORT_LOOP
     for (size_t j = 0; j < n; j++) { float e = fast_expf(scores[j] - mx); scores[j] = e; sum += e; }
     float inv = 1.0f / sum;
+    SHORT_LOOP
     for (size_t c = 0; c < hd; c++) out[c] = 0;
     for (size_t j = 0; j < n; j++) {
         const float *vj = v + j * vstride;
         float pj = scores[j] * inv;
+        SHORT_LOOP
         for (size_t c = 0; c < hd; c++) out[c] += pj * vj[c];
+    }
+}
+
+// Attention for one (sequence, head), register-blocked: accumulations run in blocks of 16 floats held
+// in vector registers, several independent blocks at a time so that FMA latency overlaps (one chain
+// would stall 4 cycles per step). Keys and values are transposed into a scratch tile whose rows are
+// padded to a multiple of 64 positions (the padding is zero), so score blocks never need a tail.
+#define BLK 16
+#define SPAN 64
+static inline size_t pad_span(size_t n) { return (n + SPAN - 1) / SPAN * SPAN; }
+
+/// out[0..SPAN) = Σ_c w[c] · rows[c * stride + 0..SPAN): four independent 16-wide chains.
+static inline void weighted_rows_span(const float *restrict w, const float *restrict rows, size_t stride, size_t count,
+                                      float *restrict out) {
+    float a0[BLK] = {0}, a1[BLK] = {0}, a2[BLK] = {0}, a3[BLK] = {0};
+    for (size_t c = 0; c < count; c++) {
+        const float *r = rows + c * stride;
+        float g = w[c];
+        for (int l = 0; l < BLK; l++) {
+            a0[l] += g * r[l];
+            a1[l] += g * r[BLK + l];
+            a2[l] += g * r[2 * BLK + l];
+            a3[l] += g * r[3 * BLK + l];
+        }
+    }
+    for (int l = 0; l < BLK; l++) { out[l] = a0[l]; out[BLK + l] = a1[l]; out[2 * BLK + l] = a2[l]; out[3 * BLK + l] = a3[l]; }
+}
+
+/// out[0..hd) (=, or += when keep is 1) Σ_j w[j] · rows[j * stride + 0..hd), for hd = 32: two column
+/// blocks × two interleaved j chains.
+static inline void weighted_sum32(const float *restrict w, const float *restrict rows, size_t stride, size_t count,
+                                  float *restrict out, float keep) {
+    float a0[BLK] = {0}, a1[BLK] = {0}, b0[BLK] = {0}, b1[BLK] = {0};
+    size_t j = 0;
+    for (; j + 1 < count; j += 2) {
+        const float *r = rows + j * stride, *r2 = r + stride;
+        float g = w[j], g2 = w[j + 1];
+        for (int l = 0; l < BLK; l++) {
+            a0[l] += g * r[l];
+            a1[l] += g * r[BLK + l];
+            b0[l] += g2 * r2[l];
+            b1[l] += g2 * r2[BLK + l];
+        }
+    }
+    if (j < count) {
+        const float *r = rows + j * stride;
+        float g = w[j];
+        for (int l = 0; l < BLK; l++) { a0[l] += g * r[l]; a1[l] += g * r[BLK + l]; }
+    }
+    for (int l = 0; l < BLK; l++) { out[l] = keep * out[l] + a0[l] + b0[l]; out[BLK + l] = keep * out[BLK + l] + a1[l] + b1[l]; }
+}
+
+/// The generic form of weighted_sum32 for any head size.
+static inline void weighted_sum(const float *restrict w, const float *restrict rows, size_t stride, size_t count,
+                                size_t hd, float *restrict out, float keep) {
+    if (hd == 32) { weighted_sum32(w, rows, stride, count, out, keep); return; }
+    for (size_t c = 0; c < hd; c++) out[c] *= keep;
+    for (size_t j = 0; j < count; j++)
+        for (size_t c = 0; c < hd; c++) out[c] += w[j] * rows[j * stride + c];
+}
+
+/// Largest of x[0..n), 16 lanes at a time (a plain max reduction does not vectorise without fast-math).
+static inline float max_of(const float *restrict x, size_t n) {
+    float m[BLK];
+    for (int l = 0; l < BLK; l++) m[l] = -INFINITY;
+    size_t j = 0;
+    for (; j + BLK <= n; j += BLK)
+        for (int l = 0; l < BLK; l++) m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
+    float mx = -INFINITY;
+    for (int l = 0; l < BLK; l++) mx = m[l] > mx ? m[l] : mx;
+    for (; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+    return mx;
+}
+
+CLONES void tc_attention_forward(const float *restrict q, const float *restrict k, const float *restrict v, size_t ld,
+                                 float *restrict out, size_t ldo, float *restrict p, size_t t, size_t hd, float scale,
+                                 float *restrict kt) {
+    REASSOCIATE
+    size_t tp = pad_span(t);
+    for (size_t c = 0; c < hd; c++) {
+        for (size_t j = 0; j < t; j++) kt[c * tp + j] = k[j * ld + c];
+        for (size_t j = t; j < tp; j++) kt[c * tp + j] = 0;
+    }
+    float qs[512], srow[4096 + SPAN];
+    for (size_t i = 0; i < t; i++) {
+        float *s = p + i * t;
+        const float *qi = q + i * ld;
+        for (size_t c = 0; c < hd; c++) qs[c] = qi[c] * scale;
+        size_t n = i + 1;
+        for (size_t jb = 0; jb < n; jb += SPAN) weighted_rows_span(qs, kt + jb, tp, hd, srow + jb);
+        float mx = max_of(srow, n);
+        float sum = 0;
+        for (size_t j = 0; j < n; j++) { float e = fast_expf(srow[j] - mx); srow[j] = e; sum += e; }
+        float inv = 1.0f / sum;
+        for (size_t j = 0; j < n; j++) s[j] = srow[j] * inv;
+        for (size_t j = n; j < t; j++) s[j] = 0;
+        weighted_sum(s, v, ld, n, hd, out + i * ldo, 0.0f);
+    }
+}
+
+CLONES void tc_attention_backward(const float *restrict q, const float *restrict k, const float *restrict v, size_t ld,
+                                  const float *restrict p, const float *restrict dy, size_t ldo,
+                                  float *restrict dq, float *restrict dk, float *restrict dv,
+                                  size_t t, size_t hd, float scale, int overwrite, float *restrict scratch) {
+    REASSOCIATE
+    size_t tp = pad_span(t);
+    float *vt = scratch, *ds = scratch + hd * tp;  // ds: [t, tp]
+    float keep = overwrite ? 0.0f : 1.0f;
+    for (size_t c = 0; c < hd; c++) {
+        for (size_t j = 0; j < t; j++) vt[c * tp + j] = v[j * ld + c];
+        for (size_t j = t; j < tp; j++) vt[c * tp + j] = 0;
+    }
+    float col[4096 + SPAN], col2[4096];
+    // dS = P ∘ (dP − rowsum(P ∘ dP)) · scale, with dP = dY · Vᵀ on the causal part; then dQ[i] = Σ_j dS[i,j] K[j].
+    for (size_t i = 0; i < t; i++) {
+        const float *pi = p + i * t, *dyi = dy + i * ldo;
+        float *dsi = ds + i * tp;
+        size_t n = i + 1;
+        for (size_t jb = 0; jb < n; jb += SPAN) weighted_rows_span(dyi, vt + jb, tp, hd, dsi + jb);  // ds rows are tp wide
+        float dot = 0;
+        for (size_t j = 0; j < n; j++) dot += pi[j] * dsi[j];
+        for (size_t j = 0; j < n; j++) dsi[j] = pi[j] * (dsi[j] - dot) * scale;
+        weighted_sum(dsi, k, ld, n, hd, dq + i * ld, keep);
+    }
+    // dK[j] = Σ_{i≥j} dS[i,j] Q[i] ; dV[j] = Σ_{i≥j} P[i,j] dY[i]: gather the columns, then weighted sums.
+    for (size_t j = 0; j < t; j++) {
+        size_t m = t - j;
+        for (size_t i = j; i < t; i++) { col[i - j] = ds[i * tp + j]; col2[i - j] = p[i * t + j]; }
+        weighted_sum(col, q + j * ld, ld, m, hd, dk + j * ld, keep);
+        weighted_sum(col2, dy + j * ldo, ldo, m, hd, dv + j * ld, keep);
     }
 }
 

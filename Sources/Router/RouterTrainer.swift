@@ -68,8 +68,10 @@ public enum RouterTrainer {
             confidences.append(d.reason == nil ? d.confidence : 0)
         }
         if !validation.isEmpty {
-            let t = ThresholdSelector.select(confidences: confidences, targetAcceptance: config.targetAcceptance)
-            model = try model.withThreshold(t, method: ThresholdSelector.describe(targetAcceptance: config.targetAcceptance, count: validation.count))
+            let t = ThresholdSelector.select(confidences: confidences, groups: validation.map { classOf[$0.expert]! },
+                                             targetAcceptance: config.targetAcceptance)
+            model = try model.withThreshold(t, method: ThresholdSelector.describe(targetAcceptance: config.targetAcceptance,
+                                                                                  count: validation.count, experts: experts.count))
         }
         let accepted = confidences.indices.filter { confidences[$0] > 0 && confidences[$0] >= model.threshold }
         let rejectRate: Double? = heldOut.isEmpty ? nil

@@ -67,55 +67,39 @@ public func causalSelfAttention(_ qkv: Tensor, batch: Int, seq: Int, heads: Int)
     precondition(rows == batch * seq, "attention: \(rows) rows is not batch \(batch) × seq \(seq)")
     precondition(threeD % 3 == 0 && (threeD / 3) % heads == 0, "attention: width \(threeD) is not 3 × heads × head size")
     let d = threeD / 3, hd = d / heads, t = seq
+    precondition(t <= 4096 && hd <= 512, "attention: sequences up to 4096 and heads up to 512 wide (got \(t), \(hd))")
     let scale = 1 / Float(hd).squareRoot()
     let parents = recordedParents(qkv)
     let probs = TensorStorage(count: batch * heads * t * t, zeroed: false)
     let out = TensorStorage(count: rows * d, zeroed: false)
     let qp = qkv.storage.pointer
     let pairs = batch * heads
-    BLAS.singleThreaded {
-        Parallel.chunks(pairs, minimumPerThread: 1) { range in
-            for bh in range {
-                let (b, h) = (bh / heads, bh % heads)
-                let base = qp + b * t * threeD + h * hd
-                let p = probs.pointer + bh * t * t
-                BLAS.sgemm(transA: false, transB: true, m: t, n: t, k: hd, a: base, lda: threeD,
-                           b: base + d, ldb: threeD, c: p, ldc: t)
-                tc_causal_softmax(p, t, scale)
-                BLAS.sgemm(transA: false, transB: false, m: t, n: hd, k: t, a: p, lda: t,
-                           b: base + 2 * d, ldb: threeD, c: out.pointer + b * t * d + h * hd, ldc: d)
-            }
+    // One C kernel per (sequence, head): only the causal half is computed, keys transposed into a
+    // scratch tile so scores vectorise along positions; pairs split across cores.
+    Parallel.chunks(pairs, minimumPerThread: 4) { range in
+        let scratch = TensorStorage(count: hd * ((t + 63) / 64 * 64), zeroed: false)  // tile rows padded to 64 (see CKernels)
+        for bh in range {
+            let (b, h) = (bh / heads, bh % heads)
+            let base = qp + b * t * threeD + h * hd
+            tc_attention_forward(base, base + d, base + 2 * d, threeD, out.pointer + b * t * d + h * hd, d,
+                                 probs.pointer + bh * t * t, t, hd, scale, scratch.pointer)
         }
+        withExtendedLifetime(scratch) {}
     }
     let qn = qkv.node
     return result([rows, d], out, parents, saving: [qkv], op: "attention", started: started) { dy in
-        // Each (sequence, head) block of dQ, dK and dV is written by exactly one product: a fresh buffer is stored, not added to.
+        // Each (sequence, head) block of dQ, dK and dV is written by exactly one kernel call: a fresh buffer is stored, not added to.
         let (dqkv, fresh) = qn!.gradForWrite()
-        let beta: Float = fresh ? 0 : 1
-        BLAS.singleThreaded {
-            Parallel.chunks(pairs, minimumPerThread: 1) { range in
-                let dpStorage = TensorStorage(count: t * t, zeroed: false)
-                let dp = dpStorage.pointer
-                for bh in range {
-                    let (b, h) = (bh / heads, bh % heads)
-                    let base = qp + b * t * threeD + h * hd
-                    let dbase = dqkv + b * t * threeD + h * hd
-                    let dyb = dy + b * t * d + h * hd
-                    let p = probs.pointer + bh * t * t
-                    // dP = dY · Vᵀ ; dV += Pᵀ · dY
-                    BLAS.sgemm(transA: false, transB: true, m: t, n: t, k: hd, a: dyb, lda: d,
-                               b: base + 2 * d, ldb: threeD, c: dp, ldc: t)
-                    BLAS.sgemm(transA: true, transB: false, m: t, n: hd, k: t, a: p, lda: t,
-                               b: dyb, ldb: d, beta: beta, c: dbase + 2 * d, ldc: threeD)
-                    tc_causal_softmax_backward(p, dp, t)  // dp now holds dS
-                    // dQ += scale · dS · K ; dK += scale · dSᵀ · Q
-                    BLAS.sgemm(transA: false, transB: false, m: t, n: hd, k: t, alpha: scale, a: dp, lda: t,
-                               b: base + d, ldb: threeD, beta: beta, c: dbase, ldc: threeD)
-                    BLAS.sgemm(transA: true, transB: false, m: t, n: hd, k: t, alpha: scale, a: dp, lda: t,
-                               b: base, ldb: threeD, beta: beta, c: dbase + d, ldc: threeD)
-                }
-                withExtendedLifetime(dpStorage) {}
+        Parallel.chunks(pairs, minimumPerThread: 4) { range in
+            let scratch = TensorStorage(count: (hd + t) * ((t + 63) / 64 * 64), zeroed: false)
+            for bh in range {
+                let (b, h) = (bh / heads, bh % heads)
+                let base = qp + b * t * threeD + h * hd
+                let dbase = dqkv + b * t * threeD + h * hd
+                tc_attention_backward(base, base + d, base + 2 * d, threeD, probs.pointer + bh * t * t, dy + b * t * d + h * hd, d,
+                                      dbase, dbase + d, dbase + 2 * d, t, hd, scale, fresh ? 1 : 0, scratch.pointer)
             }
+            withExtendedLifetime(scratch) {}
         }
     }
 }

@@ -30,6 +30,7 @@ extension Bench {
         @Option(help: "Initial learning rate.") var lr: Float?
         @Option(help: "Training inputs per expert (cap, or upsampling target).") var maxPerExpert: Int?
         @Option(help: "Fraction of in-domain validation inputs the threshold accepts.") var targetAcceptance: Double?
+        @Option(help: "Background examples per expert-sized share (0: no background class).") var backgroundWeight: Double?
         @Option var seed: UInt64?
         @Option(help: "Timed routing passes over the test file.") var passes: Int = 5
         @Flag(help: "One JSON object.") var json = false
@@ -42,6 +43,7 @@ extension Bench {
             if let lr { c.learningRate = lr }
             if let maxPerExpert { c.maxPerExpert = maxPerExpert }
             if let targetAcceptance { c.targetAcceptance = targetAcceptance }
+            if let backgroundWeight { c.backgroundWeight = backgroundWeight }
             if let seed { c.seed = seed }
             return c
         }
@@ -74,6 +76,9 @@ extension Bench {
             print(String(format: "training %.2f s on %d examples (%d validation)", r.trainS, r.nTrain, r.nValid))
             print("threshold: \(r.thresholdMethod)")
             print(String(format: "in-domain accept rate %.4f", r.acceptRateInDomain))
+            print("per expert (accuracy / accept rate): " + r.accuracyByExpert.keys.sorted().map {
+                String(format: "%@ %.4f / %.4f", $0, r.accuracyByExpert[$0]!, r.acceptRateByExpert[$0] ?? 0)
+            }.joined(separator: ", "))
             if let b = r.backgroundRejectRate { print(String(format: "held-out background abstain rate %.4f", b)) }
             if let o = r.abstainRateOOD {
                 let kinds = (r.abstainRateOODByKind ?? [:]).sorted { $0.key < $1.key }

@@ -66,3 +66,16 @@ final class AbstentionTests: XCTestCase {
         XCTAssertEqual(ThresholdSelector.select(confidences: [], targetAcceptance: 0.99), 0)
     }
 }
+
+final class ThresholdSelectorTests: XCTestCase {
+    func testEveryExpertWeighsTheSame() {
+        // Expert 0: 1000 confident inputs; expert 1: 10 inputs, none as sure. Unweighted, refusing all of
+        // expert 1 still accepts 99% of inputs; weighted, expert 1's 10 inputs count as much as expert 0's 1000.
+        let conf: [Float] = [Float](repeating: 0.99, count: 1000) + [0.2, 0.3] + [Float](repeating: 0.9, count: 8)
+        let groups = [Int](repeating: 0, count: 1000) + [Int](repeating: 1, count: 10)
+        XCTAssertEqual(ThresholdSelector.select(confidences: conf, targetAcceptance: 0.99), 0.99)
+        XCTAssertEqual(ThresholdSelector.select(confidences: conf, groups: groups, targetAcceptance: 0.99), 0.2)
+        XCTAssertEqual(ThresholdSelector.select(confidences: conf, groups: groups, targetAcceptance: 0.95), 0.3)
+        XCTAssertEqual(ThresholdSelector.select(confidences: conf, groups: groups, targetAcceptance: 0.9), 0.9)
+    }
+}

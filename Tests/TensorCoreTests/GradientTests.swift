@@ -54,6 +54,12 @@ final class GradientTests: XCTestCase {
         checkGradients([randn([b * t, 3 * d], seed: 11)]) { causalSelfAttention($0[0], batch: b, seq: t, heads: heads) }
     }
 
+    func testCausalSelfAttentionHead32() {
+        // Head size 32 takes the kernels' register-blocked path (the experts' heads are all 32 wide).
+        let (b, t, heads, d) = (2, 5, 2, 64)
+        checkGradients([randn([b * t, 3 * d], seed: 12, std: 0.5)]) { causalSelfAttention($0[0], batch: b, seq: t, heads: heads) }
+    }
+
     func testAttentionIsCausal() {
         // Changing the last position's q, k, v must not change earlier outputs.
         let (b, t, heads, d) = (1, 4, 2, 4)

@@ -54,6 +54,16 @@ double tc_cross_entropy(const float *logits, const int32_t *targets, const float
 /// Row-wise argmax.
 void tc_argmax_rows(const float *x, int32_t *out, size_t rows, size_t d);
 
+/// Causal attention of one (sequence, head): q, k, v rows `ld` floats apart, output rows `ldo` apart.
+/// Writes the probabilities to p [t, t] (zero above the diagonal). kt is scratch of hd*pad64(t) floats; t <= 4096, hd <= 512.
+void tc_attention_forward(const float *q, const float *k, const float *v, size_t ld, float *out, size_t ldo,
+                          float *p, size_t t, size_t hd, float scale, float *kt);
+/// Its backward pass: dq, dk, dv (rows `ld` apart) get the gradients (stored when overwrite is set, else
+/// added). scratch holds (hd + t) * pad64(t) floats.
+void tc_attention_backward(const float *q, const float *k, const float *v, size_t ld, const float *p,
+                           const float *dy, size_t ldo, float *dq, float *dk, float *dv, size_t t, size_t hd,
+                           float scale, int overwrite, float *scratch);
+
 // ---- optimiser
 /// PyTorch's AdamW, one tensor: p *= 1 - lr*wd; m, v moments; p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
 void tc_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,

@@ -20,6 +20,10 @@ public enum RouterBenchmark {
         public let nTest: Int
         /// Test inputs routed (not abstained on).
         public let acceptRateInDomain: Double
+        /// The same, per expert.
+        public let acceptRateByExpert: [String: Double]
+        /// Most-probable-expert accuracy per expert.
+        public let accuracyByExpert: [String: Double]
         public let abstainRateOOD: Double?
         public let abstainRateOODByKind: [String: Double]?
         public let nOOD: Int?
@@ -34,6 +38,7 @@ public enum RouterBenchmark {
         enum CodingKeys: String, CodingKey {
             case accuracy, accuracyRouted = "accuracy_routed", requestsPerS = "requests_per_s", trainS = "train_s",
                  nTrain = "n_train", nValid = "n_valid", nTest = "n_test", acceptRateInDomain = "accept_rate_in_domain",
+                 acceptRateByExpert = "accept_rate_by_expert", accuracyByExpert = "accuracy_by_expert",
                  abstainRateOOD = "abstain_rate_ood", abstainRateOODByKind = "abstain_rate_ood_by_kind", nOOD = "n_ood",
                  backgroundRejectRate = "background_reject_rate", threshold, thresholdMethod = "threshold_method",
                  validationAccuracy = "validation_accuracy", experts, config, passes
@@ -63,13 +68,18 @@ public enum RouterBenchmark {
         if let savePath { try model.save(to: savePath) }
 
         var correct = 0, routedCorrect = 0, accepted = 0
+        var perExpert = [String: (n: Int, correct: Int, accepted: Int)]()
         for t in test {
             let d = model.route(t.input)
-            if d.top.first?.expert == t.expert { correct += 1 }
+            let right = d.top.first?.expert == t.expert
+            if right { correct += 1 }
             if !d.abstained {
                 accepted += 1
                 if d.expert == t.expert { routedCorrect += 1 }
             }
+            perExpert[t.expert, default: (0, 0, 0)].n += 1
+            perExpert[t.expert, default: (0, 0, 0)].correct += right ? 1 : 0
+            perExpert[t.expert, default: (0, 0, 0)].accepted += d.abstained ? 0 : 1
         }
         let texts = test.map(\.input)
         var best = Double.infinity
@@ -97,7 +107,9 @@ public enum RouterBenchmark {
         return Result(accuracy: Double(correct) / n, accuracyRouted: Double(routedCorrect) / n,
                       requestsPerS: Double(texts.count) / best, trainS: metrics.trainSeconds,
                       nTrain: metrics.trainExamples, nValid: valid.count, nTest: test.count,
-                      acceptRateInDomain: Double(accepted) / n, abstainRateOOD: oodRate, abstainRateOODByKind: byKind,
+                      acceptRateInDomain: Double(accepted) / n,
+                      acceptRateByExpert: perExpert.mapValues { Double($0.accepted) / Double($0.n) },
+                      accuracyByExpert: perExpert.mapValues { Double($0.correct) / Double($0.n) }, abstainRateOOD: oodRate, abstainRateOODByKind: byKind,
                       nOOD: ood?.count, backgroundRejectRate: metrics.backgroundRejectRate, threshold: metrics.threshold,
                       thresholdMethod: metrics.thresholdMethod, validationAccuracy: metrics.validationAccuracy,
                       experts: metrics.experts, config: config, passes: max(1, passes))
