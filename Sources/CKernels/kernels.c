@@ -13,7 +13,7 @@
 
 // Cephes-style expf: range reduction to [-ln2/2, ln2/2] and a degree-6 polynomial (~1 ulp).
 // Written branch-free so that loops calling it vectorise.
-static inline float fast_expf(float x) {
+static inline __attribute__((always_inline)) float fast_expf(float x) {
     x = x < -87.3f ? -87.3f : x;
     x = x > 88.0f ? 88.0f : x;
     float fx = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
@@ -33,7 +33,7 @@ static inline float fast_expf(float x) {
     return y * scale;
 }
 
-static inline float fast_tanhf(float x) {
+static inline __attribute__((always_inline)) float fast_tanhf(float x) {
     float e = fast_expf(2.0f * x);
     return 1.0f - 2.0f / (e + 1.0f);
 }
@@ -351,7 +351,7 @@ CLONES void tc_attend_cached(const float *restrict q, const float *restrict kt, 
 static inline size_t pad_span(size_t n) { return (n + SPAN - 1) / SPAN * SPAN; }
 
 /// out[0..SPAN) = Σ_c w[c] · rows[c * stride + 0..SPAN): four independent 16-wide chains.
-static inline void weighted_rows_span(const float *restrict w, const float *restrict rows, size_t stride, size_t count,
+static inline __attribute__((always_inline)) void weighted_rows_span(const float *restrict w, const float *restrict rows, size_t stride, size_t count,
                                       float *restrict out) {
     float a0[BLK] = {0}, a1[BLK] = {0}, a2[BLK] = {0}, a3[BLK] = {0};
     for (size_t c = 0; c < count; c++) {
@@ -369,7 +369,7 @@ static inline void weighted_rows_span(const float *restrict w, const float *rest
 
 /// out[0..hd) (=, or += when keep is 1) Σ_j w[j] · rows[j * stride + 0..hd), for hd = 32: two column
 /// blocks × two interleaved j chains.
-static inline void weighted_sum32(const float *restrict w, const float *restrict rows, size_t stride, size_t count,
+static inline __attribute__((always_inline)) void weighted_sum32(const float *restrict w, const float *restrict rows, size_t stride, size_t count,
                                   float *restrict out, float keep) {
     float a0[BLK] = {0}, a1[BLK] = {0}, b0[BLK] = {0}, b1[BLK] = {0};
     size_t j = 0;
@@ -392,7 +392,7 @@ static inline void weighted_sum32(const float *restrict w, const float *restrict
 }
 
 /// The generic form of weighted_sum32 for any head size.
-static inline void weighted_sum(const float *restrict w, const float *restrict rows, size_t stride, size_t count,
+static inline __attribute__((always_inline)) void weighted_sum(const float *restrict w, const float *restrict rows, size_t stride, size_t count,
                                 size_t hd, float *restrict out, float keep) {
     if (hd == 32) { weighted_sum32(w, rows, stride, count, out, keep); return; }
     for (size_t c = 0; c < hd; c++) out[c] *= keep;
@@ -401,7 +401,7 @@ static inline void weighted_sum(const float *restrict w, const float *restrict r
 }
 
 /// Largest of x[0..n), 16 lanes at a time (a plain max reduction does not vectorise without fast-math).
-static inline float max_of(const float *restrict x, size_t n) {
+static inline __attribute__((always_inline)) float max_of(const float *restrict x, size_t n) {
     float m[BLK];
     for (int l = 0; l < BLK; l++) m[l] = -INFINITY;
     size_t j = 0;

@@ -87,7 +87,9 @@ public final class Trainer {
         self.model = model
         self.options = options
         self.train = train.map(\.tokens)
-        self.validation = Array(validation.prefix(options.validationExamples))
+        // An evenly spaced subset: data files may be sorted (pronounce's are alphabetical).
+        let stride = max(1, validation.count / max(1, options.validationExamples))
+        self.validation = Array(Swift.stride(from: 0, to: validation.count, by: stride).prefix(options.validationExamples).map { validation[$0] })
         self.checkpointPath = checkpointPath
     }
 

@@ -229,10 +229,12 @@ extension Experts {
         @Option(help: "The suite folder (default: the repository's Experts/).") var suite: String?
         @Option(help: "Only these experts (comma-separated).") var only: String?
         @Flag(help: "Retrain even experts that are up to date.") var force = false
+        @Flag(help: "Only retrain the suite's router (Experts/_router).") var routerOnly = false
         @Flag(help: "Progress as JSON lines.") var json = false
         func run() throws {
             try guarded {
                 guard let dir = suite ?? SuiteLocator.locate() else { throw TriageError.notFound("no Experts/ folder found; pass --suite DIR") }
+                if routerOnly { try SuiteTrainer.trainRouter(suite: dir, spec: try SuiteSpec.read(dir), log: note); return }
                 try SuiteTrainer.train(suite: dir, only: only.map { Set($0.split(separator: ",").map(String.init)) }, force: force, json: json, log: note)
             }
         }
