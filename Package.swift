@@ -33,7 +33,7 @@ let package = Package(
         .executableTarget(name: "TriageCLI", dependencies: [
             "TriageEngine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "CKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ExpertModelTests", dependencies: ["ExpertModel", "TensorCore"]),
         .testTarget(name: "RouterTests", dependencies: ["Router", "TensorCore"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry"]),

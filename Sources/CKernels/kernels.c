@@ -66,12 +66,13 @@ CLONES void tc_gelu_forward(const float *restrict x, float *restrict y, size_t n
 }
 
 CLONES void tc_gelu_backward(const float *restrict x, const float *restrict dy, float *restrict dx, size_t n, int overwrite) {
-    float keep = overwrite ? 0.0f : 1.0f;
+    // An overwritten buffer may hold any bits (NaN included): store, never scale by zero.
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
         float t = fast_tanhf(GELU_C * (v + GELU_A * v * v * v));
         float dt = (1.0f - t * t) * GELU_C * (1.0f + 3.0f * GELU_A * v * v);
-        dx[i] = keep * dx[i] + dy[i] * (0.5f * (1.0f + t) + 0.5f * v * dt);
+        float g = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * dt);
+        dx[i] = overwrite ? g : dx[i] + g;
     }
 }
 
@@ -158,7 +159,6 @@ CLONES void tc_layernorm_backward(const float *restrict x, const float *restrict
                                   const float *restrict rstd, const float *restrict dy, float *restrict dx,
                                   float *restrict dw, float *restrict db, size_t rows, size_t d, int overwrite) {
     REASSOCIATE
-    float keep = overwrite ? 0.0f : 1.0f;
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * d, *dyr = dy + r * d;
         float m = mean[r], rs = rstd[r];
@@ -177,7 +177,8 @@ CLONES void tc_layernorm_backward(const float *restrict x, const float *restrict
             float dnorm = w[j] * dyr[j];
             db[j] += dyr[j];
             dw[j] += norm * dyr[j];
-            dxr[j] = keep * dxr[j] + (dnorm - dnorm_mean - norm * dnorm_norm_mean) * rs;
+            float g = (dnorm - dnorm_mean - norm * dnorm_norm_mean) * rs;
+            dxr[j] = overwrite ? g : dxr[j] + g;
         }
     }
 }
@@ -367,10 +368,10 @@ static inline __attribute__((always_inline)) void weighted_rows_span(const float
     for (int l = 0; l < BLK; l++) { out[l] = a0[l]; out[BLK + l] = a1[l]; out[2 * BLK + l] = a2[l]; out[3 * BLK + l] = a3[l]; }
 }
 
-/// out[0..hd) (=, or += when keep is 1) Σ_j w[j] · rows[j * stride + 0..hd), for hd = 32: two column
-/// blocks × two interleaved j chains.
+/// out[0..hd) = (or += when accumulate is set) Σ_j w[j] · rows[j * stride + 0..hd), for hd = 32: two
+/// column blocks × two interleaved j chains. A stored `out` may hold any bits before: it is never read then.
 static inline __attribute__((always_inline)) void weighted_sum32(const float *restrict w, const float *restrict rows, size_t stride, size_t count,
-                                  float *restrict out, float keep) {
+                                  float *restrict out, int accumulate) {
     float a0[BLK] = {0}, a1[BLK] = {0}, b0[BLK] = {0}, b1[BLK] = {0};
     size_t j = 0;
     for (; j + 1 < count; j += 2) {
@@ -388,14 +389,18 @@ static inline __attribute__((always_inline)) void weighted_sum32(const float *re
         float g = w[j];
         for (int l = 0; l < BLK; l++) { a0[l] += g * r[l]; a1[l] += g * r[BLK + l]; }
     }
-    for (int l = 0; l < BLK; l++) { out[l] = keep * out[l] + a0[l] + b0[l]; out[BLK + l] = keep * out[BLK + l] + a1[l] + b1[l]; }
+    if (accumulate) {
+        for (int l = 0; l < BLK; l++) { out[l] += a0[l] + b0[l]; out[BLK + l] += a1[l] + b1[l]; }
+    } else {
+        for (int l = 0; l < BLK; l++) { out[l] = a0[l] + b0[l]; out[BLK + l] = a1[l] + b1[l]; }
+    }
 }
 
 /// The generic form of weighted_sum32 for any head size.
 static inline __attribute__((always_inline)) void weighted_sum(const float *restrict w, const float *restrict rows, size_t stride, size_t count,
-                                size_t hd, float *restrict out, float keep) {
-    if (hd == 32) { weighted_sum32(w, rows, stride, count, out, keep); return; }
-    for (size_t c = 0; c < hd; c++) out[c] *= keep;
+                                size_t hd, float *restrict out, int accumulate) {
+    if (hd == 32) { weighted_sum32(w, rows, stride, count, out, accumulate); return; }
+    if (!accumulate) for (size_t c = 0; c < hd; c++) out[c] = 0;
     for (size_t j = 0; j < count; j++)
         for (size_t c = 0; c < hd; c++) out[c] += w[j] * rows[j * stride + c];
 }
@@ -435,7 +440,7 @@ CLONES void tc_attention_forward(const float *restrict q, const float *restrict 
         float inv = 1.0f / sum;
         for (size_t j = 0; j < n; j++) s[j] = srow[j] * inv;
         for (size_t j = n; j < t; j++) s[j] = 0;
-        weighted_sum(s, v, ld, n, hd, out + i * ldo, 0.0f);
+        weighted_sum(s, v, ld, n, hd, out + i * ldo, 0);
     }
 }
 
@@ -446,7 +451,7 @@ CLONES void tc_attention_backward(const float *restrict q, const float *restrict
     REASSOCIATE
     size_t tp = pad_span(t);
     float *vt = scratch, *ds = scratch + hd * tp;  // ds: [t, tp]
-    float keep = overwrite ? 0.0f : 1.0f;
+    int accumulate = !overwrite;
     for (size_t c = 0; c < hd; c++) {
         for (size_t j = 0; j < t; j++) vt[c * tp + j] = v[j * ld + c];
         for (size_t j = t; j < tp; j++) vt[c * tp + j] = 0;
@@ -461,14 +466,14 @@ CLONES void tc_attention_backward(const float *restrict q, const float *restrict
         float dot = 0;
         for (size_t j = 0; j < n; j++) dot += pi[j] * dsi[j];
         for (size_t j = 0; j < n; j++) dsi[j] = pi[j] * (dsi[j] - dot) * scale;
-        weighted_sum(dsi, k, ld, n, hd, dq + i * ld, keep);
+        weighted_sum(dsi, k, ld, n, hd, dq + i * ld, accumulate);
     }
     // dK[j] = Σ_{i≥j} dS[i,j] Q[i] ; dV[j] = Σ_{i≥j} P[i,j] dY[i]: gather the columns, then weighted sums.
     for (size_t j = 0; j < t; j++) {
         size_t m = t - j;
         for (size_t i = j; i < t; i++) { col[i - j] = ds[i * tp + j]; col2[i - j] = p[i * t + j]; }
-        weighted_sum(col, q + j * ld, ld, m, hd, dk + j * ld, keep);
-        weighted_sum(col2, dy + j * ldo, ldo, m, hd, dv + j * ld, keep);
+        weighted_sum(col, q + j * ld, ld, m, hd, dk + j * ld, accumulate);
+        weighted_sum(col2, dy + j * ldo, ldo, m, hd, dv + j * ld, accumulate);
     }
 }
 

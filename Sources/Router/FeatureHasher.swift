@@ -7,7 +7,10 @@
 /// Features, in this order for each whitespace-separated word (space, tab, newline, CR, VT, FF, NUL):
 /// 1. the word itself (a unigram);
 /// 2. every byte n-gram, minn...maxn long, of the word wrapped in boundary marks: "<word>";
-/// 3. the word n-grams (2...wordNgrams words) that end at this word.
+/// 3. the word n-grams (2...wordNgrams words) that end at this word;
+/// and last, when `wordCount` is on, one feature for the number of words (capped at 16). A bag of
+/// features cannot otherwise tell a one-word request from a sentence that shares its n-grams, and length
+/// separates tasks well (a pronunciation request is one word, a shell command a few).
 /// A byte sequence that appears twice counts twice, as in fastText.
 public struct FeatureHasher: Sendable, Equatable {
     public static let maxWordNgrams = 4
@@ -16,8 +19,9 @@ public struct FeatureHasher: Sendable, Equatable {
     public let minn: Int
     public let maxn: Int
     public let wordNgrams: Int
+    public let wordCount: Bool
 
-    public init(buckets: Int, minn: Int = 2, maxn: Int = 5, wordNgrams: Int = 2) {
+    public init(buckets: Int, minn: Int = 2, maxn: Int = 5, wordNgrams: Int = 2, wordCount: Bool = true) {
         precondition(buckets >= 1 && buckets <= Int(UInt32.max), "FeatureHasher: buckets must be in 1...\(UInt32.max)")
         precondition(minn >= 1 && minn <= maxn, "FeatureHasher: need 1 <= minn <= maxn")
         precondition((1...Self.maxWordNgrams).contains(wordNgrams), "FeatureHasher: wordNgrams must be in 1...\(Self.maxWordNgrams)")
@@ -25,10 +29,12 @@ public struct FeatureHasher: Sendable, Equatable {
         self.minn = minn
         self.maxn = maxn
         self.wordNgrams = wordNgrams
+        self.wordCount = wordCount
     }
 
     public init(config: RouterConfig) {
-        self.init(buckets: config.buckets, minn: config.minn, maxn: config.maxn, wordNgrams: config.wordNgrams)
+        self.init(buckets: config.buckets, minn: config.minn, maxn: config.maxn, wordNgrams: config.wordNgrams,
+                  wordCount: config.wordCountFeature)
     }
 
     /// The bucket ids of `text`'s features, in feature order.
@@ -47,6 +53,9 @@ public struct FeatureHasher: Sendable, Equatable {
     static let ngramMultiplier: UInt64 = 116_049_371
     /// XORed into a word (n-gram) key so that a word and a byte n-gram with the same bytes land apart.
     static let wordTag: UInt64 = 0x9E37_79B9_7F4A_7C15
+    /// Plus the (capped) word count, the word-count feature's key.
+    static let wordCountTag: UInt64 = 0x776F_7264_636E_7400  // "wordcnt\0"
+    static let maxCountedWords = 16
     static let boundaryStart: UInt8 = 0x3C  // '<'
     static let boundaryEnd: UInt8 = 0x3E    // '>'
 
@@ -118,6 +127,9 @@ public struct FeatureHasher: Sendable, Equatable {
             }
             prev3 = prev2; prev2 = prev1; prev1 = wh
             wordsSeen += 1
+        }
+        if wordCount && wordsSeen > 0 {
+            body(bucket(Self.wordCountTag &+ UInt64(min(wordsSeen, Self.maxCountedWords))))
         }
     }
 

@@ -15,6 +15,8 @@ public struct RouterConfig: Codable, Equatable, Sendable {
     public var maxn: Int = 5
     /// Longest word n-gram: 1 = unigrams only, 2 = unigrams and bigrams.
     public var wordNgrams: Int = 2
+    /// Adds one feature for the request's word count (see `FeatureHasher`).
+    public var wordCountFeature: Bool = true
     public var seed: UInt64 = 0
     /// Training inputs per expert: larger experts are subsampled to this, smaller ones upsampled to the
     /// largest (capped) count, so that every expert weighs the same.
@@ -25,9 +27,11 @@ public struct RouterConfig: Codable, Equatable, Sendable {
     /// Every n-th background line is held out of training to measure how often generic text is refused
     /// (0 holds out nothing).
     public var backgroundHoldoutEvery: Int = 10
-    /// The threshold is set so that this fraction of in-domain validation inputs is accepted.
-    public var targetAcceptance: Double = 0.99
-    /// Used when there is no validation data to choose a threshold from.
+    /// The threshold is set so that this fraction of in-domain validation inputs is accepted (experts
+    /// weighing the same). Stricter than the acceptance wanted on real requests: validation inputs come from
+    /// the training distribution, real ones drift, and their confidences with them.
+    public var targetAcceptance: Double = 0.999
+    /// Used when there is no validation input to choose a threshold from.
     public var defaultThreshold: Float = 0.5
 
     public init() {}
@@ -52,7 +56,7 @@ public struct RouterConfig: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case buckets, dim, epochs, learningRate, minn, maxn, wordNgrams, seed, maxPerExpert, backgroundWeight,
+        case buckets, dim, epochs, learningRate, minn, maxn, wordNgrams, wordCountFeature, seed, maxPerExpert, backgroundWeight,
              backgroundHoldoutEvery, targetAcceptance, defaultThreshold
     }
 
@@ -66,6 +70,7 @@ public struct RouterConfig: Codable, Equatable, Sendable {
         minn = try c.decodeIfPresent(Int.self, forKey: .minn) ?? d.minn
         maxn = try c.decodeIfPresent(Int.self, forKey: .maxn) ?? d.maxn
         wordNgrams = try c.decodeIfPresent(Int.self, forKey: .wordNgrams) ?? d.wordNgrams
+        wordCountFeature = try c.decodeIfPresent(Bool.self, forKey: .wordCountFeature) ?? d.wordCountFeature
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
         maxPerExpert = try c.decodeIfPresent(Int.self, forKey: .maxPerExpert) ?? d.maxPerExpert
         backgroundWeight = try c.decodeIfPresent(Double.self, forKey: .backgroundWeight) ?? d.backgroundWeight

@@ -66,21 +66,37 @@ public final class RouterModel: @unchecked Sendable {
 
     /// Mean embedding of the request's features into `hidden`, then class probabilities into `probs`.
     /// Returns the number of features (0 for an empty request, whose probabilities come from the bias alone).
+    /// Bucket ids are hashed a batch at a time before their rows are summed: with every address known up
+    /// front, the table reads (mostly cache misses) overlap instead of waiting behind each hash. The sum runs
+    /// in feature order, as in training.
     @inline(__always)
     func forward(_ text: String, hidden: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>) -> Int {
         let dim = config.dim
         let table = inputWeights.storage.pointer
         hidden.initialize(repeating: 0, count: dim)
         var count = 0
-        hasher.forEachFeature(text) { b in
-            RouterKernels.add(hidden, table + Int(b) * dim, dim)
-            count += 1
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: Self.featureBatch) { batch in
+            let ids = batch.baseAddress!
+            var pending = 0
+            hasher.forEachFeature(text) { b in
+                ids[pending] = b
+                pending += 1
+                count += 1
+                if pending == Self.featureBatch {
+                    for i in 0..<pending { RouterKernels.add(hidden, table + Int(ids[i]) * dim, dim) }
+                    pending = 0
+                }
+            }
+            for i in 0..<pending { RouterKernels.add(hidden, table + Int(ids[i]) * dim, dim) }
         }
         if count > 0 { RouterKernels.scale(hidden, 1 / Float(count), dim) }
         RouterKernels.linearSoftmax(weights: outputWeights.storage.pointer, bias: outputBias.storage.pointer,
                                     hidden: hidden, classes: labels.count, dim: dim, probs: probs)
         return count
     }
+
+    /// Features hashed ahead of their table reads (a request of 160 bytes has about 700).
+    static let featureBatch = 256
 
     /// Class probabilities, in `labels` order (they sum to 1).
     public func scores(_ text: String) -> [Float] {

@@ -1,8 +1,8 @@
 /// Chooses the confidence threshold from in-domain validation inputs: the highest threshold that still
-/// accepts `targetAcceptance` of them (by default 99%), with every expert weighing the same (an input
+/// accepts `targetAcceptance` of them (by default 99.9%), with every expert weighing the same (an input
 /// counts 1 / its expert's validation count), so an expert with a large validation split does not set
-/// the threshold alone. Why a quantile: it states the cost in the terms a user sees ("about 1 in 100 real
-/// requests is refused") and needs no out-of-domain text, which the router has none of at training time
+/// the threshold alone. Why a quantile: it states the cost in the terms a user sees ("about 1 in 1000
+/// validation requests is refused") and needs no out-of-domain text, which the router has none of at training time
 /// except its background class. Requests unlike every task are mostly the background class's job; the
 /// threshold catches what falls between tasks, where the model is torn.
 public enum ThresholdSelector {

@@ -31,6 +31,7 @@ extension Bench {
         @Option(help: "Training inputs per expert (cap, or upsampling target).") var maxPerExpert: Int?
         @Option(help: "Fraction of in-domain validation inputs the threshold accepts.") var targetAcceptance: Double?
         @Option(help: "Background examples per expert-sized share (0: no background class).") var backgroundWeight: Double?
+        @Option(help: "Word-count feature on or off.") var wordCount: Bool?
         @Option var seed: UInt64?
         @Option(help: "Timed routing passes over the test file.") var passes: Int = 5
         @Flag(help: "One JSON object.") var json = false
@@ -44,6 +45,7 @@ extension Bench {
             if let maxPerExpert { c.maxPerExpert = maxPerExpert }
             if let targetAcceptance { c.targetAcceptance = targetAcceptance }
             if let backgroundWeight { c.backgroundWeight = backgroundWeight }
+            if let wordCount { c.wordCountFeature = wordCount }
             if let seed { c.seed = seed }
             return c
         }

@@ -164,11 +164,12 @@ struct Eval: ParsableCommand {
     @Argument var file: String
     @Option(help: "Bypass the router: ask this expert everything.") var expert: String?
     @Option(help: "Only the first N lines.") var limit: Int?
+    @Flag(help: "Include every example's answer (with --json).") var examples = false
     @Flag(help: "Print JSON.") var json = false
     func run() throws {
         try guarded {
             let engine = try openEngine(global)
-            let r = try engine.evaluate(path: file, expert: expert, limit: limit)
+            let r = try engine.evaluate(path: file, expert: expert, limit: limit, perExample: examples)
             if json { try printJSON(r); return }
             print("\(r.file): \(r.n) examples, exact match \(percent(r.exactMatch))" + (r.routerAccuracy.map { ", routed correctly \(percent($0))" } ?? "")
                   + ", abstained \(r.abstained)" + (expert.map { " (router bypassed: \($0))" } ?? "") + String(format: ", %.1f s", r.secondsTotal))

@@ -113,15 +113,26 @@ public struct EvalReport: Codable, Sendable {
     public var bypassedRouter: String?
     public var perExpert: [Row]
     public var secondsTotal: Double
+    /// Every example's answer (with `--examples`).
+    public var examples: [ExampleResult]?
+    public struct ExampleResult: Codable, Sendable {
+        public var input: String
+        public var expected: String
+        public var output: String?
+        public var expert: String?
+        public var labelledExpert: String?
+        public var correct: Bool
+        enum CodingKeys: String, CodingKey { case input, expected, output, expert, correct, labelledExpert = "labelled_expert" }
+    }
     enum CodingKeys: String, CodingKey {
         case file, n, exactMatch = "exact_match", routerAccuracy = "router_accuracy", abstained, perExpert = "per_expert"
-        case bypassedRouter = "expert", secondsTotal = "seconds"
+        case bypassedRouter = "expert", secondsTotal = "seconds", examples
     }
 }
 
 extension Engine {
     /// Reads `{input, output, expert?}` lines and scores the system on them (or one expert, bypassing the router).
-    public func evaluate(path: String, expert: String? = nil, limit: Int? = nil) throws -> EvalReport {
+    public func evaluate(path: String, expert: String? = nil, limit: Int? = nil, perExample: Bool = false) throws -> EvalReport {
         guard let data = FileManager.default.contents(atPath: path) else { throw TriageError.notFound("cannot read \(path)") }
         var rows = try ExampleReader.read(data: data, name: path).examples
         // The `expert` labels, if any, in the same order.
@@ -155,6 +166,10 @@ extension Engine {
         let labelled = rows.indices.filter { labels[$0] != nil }
         let routerAcc = labelled.isEmpty || expert != nil ? nil : Double(labelled.filter { answers[$0].expert == labels[$0] && !answers[$0].fallback }.count) / Double(labelled.count)
         return EvalReport(file: path, n: rows.count, exactMatch: Double(right) / Double(max(1, rows.count)), routerAccuracy: routerAcc,
-                          abstained: answers.filter(\.abstained).count, bypassedRouter: expert, perExpert: perExpert, secondsTotal: seconds)
+                          abstained: answers.filter(\.abstained).count, bypassedRouter: expert, perExpert: perExpert, secondsTotal: seconds,
+                          examples: perExample ? rows.indices.map { i in
+                              .init(input: rows[i].input, expected: rows[i].output, output: answers[i].output, expert: answers[i].expert,
+                                    labelledExpert: labels[i], correct: answers[i].output == rows[i].output)
+                          } : nil)
     }
 }
