@@ -10,7 +10,8 @@
 # Run on a quiet machine: both measure single-thread throughput.
 #
 # Env: OUT (default .build/router-bench), EXPERTS (default Experts), PEER (path of router_baseline.py),
-#      ROUTER_ARGS (extra `triage bench route` options, e.g. "--max-per-expert 60000").
+#      ROUTER_ARGS (extra `triage bench route` options, e.g. "--max-per-expert 60000"),
+#      SCRATCH (a build folder of its own, e.g. /tmp/router-build, when others build in .build meanwhile).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -37,8 +38,10 @@ if ! { [ -x "$PY" ] && "$PY" -c "import fasttext, numpy" 2>/dev/null; }; then
   fi
 fi
 
-swift build -c release --product triage >&2
-TRIAGE="$(swift build -c release --show-bin-path)/triage"
+SWIFT_ARGS=(-c release)
+[ -n "${SCRATCH:-}" ] && SWIFT_ARGS+=(--scratch-path "$SCRATCH")
+swift build "${SWIFT_ARGS[@]}" --product triage >&2
+TRIAGE="$(swift build "${SWIFT_ARGS[@]}" --show-bin-path)/triage"
 
 # shellcheck disable=SC2086
 "$TRIAGE" bench route --write-peer-files "$OUT" --experts "$EXPERTS" ${ROUTER_ARGS:-}
@@ -64,8 +67,9 @@ print(f"{'':28}{'accuracy':>10}{'requests/s':>12}{'train s':>9}{'n_train':>9}{'n
 for c in ft["configs"]:
     print(f"{'fastText ' + c['config']:28}{c['accuracy']:>10.4f}{c['predictions_per_s']:>12,}{c['train_s']:>9.1f}{c['n_train']:>9}{c['n_test']:>8}")
 print(f"{'Triage router':28}{tr['accuracy']:>10.4f}{round(tr['requests_per_s']):>12,}{tr['train_s']:>9.1f}{tr['n_train']:>9}{tr['n_test']:>8}")
-print(f"fastText best: {b['config']} accuracy {b['accuracy']:.4f}, {b['predictions_per_s']:,} predictions/s")
-print(f"Triage: accuracy {tr['accuracy']:.4f} ({tr['accuracy'] - b['accuracy']:+.4f} vs best), "
+wrong = lambda r: round((1 - r["accuracy"]) * r["n_test"])
+print(f"fastText best: {b['config']} accuracy {b['accuracy']:.5f} ({wrong(b)} wrong), {b['predictions_per_s']:,} predictions/s")
+print(f"Triage: accuracy {tr['accuracy']:.5f} ({wrong(tr)} wrong), "
       f"{tr['requests_per_s'] / b['predictions_per_s']:.2f}x its requests/s; "
       f"threshold {tr['threshold']:.4f} ({tr['threshold_method']})")
 print(f"Triage abstention: in-domain accept rate {tr['accept_rate_in_domain']:.4f}, routed accuracy {tr['accuracy_routed']:.4f}"
