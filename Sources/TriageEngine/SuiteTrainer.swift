@@ -70,6 +70,11 @@ public enum SuiteTrainer {
             if !force, let old = try? ExpertFolder.read(dir), old.manifest.training?.options == opts, old.manifest.dataSHA256 == shas,
                old.manifest.training?.record != nil {
                 log("\(e.name): up to date (trained with this recipe and data), skipped")
+                var m = old.manifest
+                m.source = provenance(dir)
+                m.description = e.description
+                m.task = e.task
+                if m != old.manifest { try AtomicFile.write(try m.encoded(), to: dir + "/expert.json") }
                 continue
             }
             log("\(e.name): \(train.count) train, \(valid.count) valid, \(test.count) test; \(spec.recipe.steps) steps")
@@ -95,17 +100,25 @@ public enum SuiteTrainer {
             m.dataSHA256 = shas
             m.training = .init(options: opts, record: record)
             m.metrics = metrics
-            if let src = FileManager.default.contents(atPath: dir + "/source.json"),
-               let obj = try? JSONSerialization.jsonObject(with: src) as? [String: Any] {
-                var s = [String: String]()
-                for (k, v) in obj where v is String || v is NSNumber { s[k] = "\(v)" }
-                m.source = s
-            }
+            m.source = provenance(dir)
             try AtomicFile.write(try m.encoded(), to: dir + "/expert.json")
             try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors")
             try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors.best.safetensors")
         }
         try trainRouter(suite: suite, spec: spec, log: log)
+    }
+
+    /// The data's source and licence from the generator's `source.json`, flattened to `source.*` / `licence.*` strings.
+    static func provenance(_ dir: String) -> [String: String]? {
+        guard let src = FileManager.default.contents(atPath: dir + "/source.json"),
+              let obj = (try? JSONSerialization.jsonObject(with: src)) as? [String: Any] else { return nil }
+        var out = [String: String]()
+        for section in ["source", "licence"] {
+            guard let d = obj[section] as? [String: Any] else { continue }
+            for (k, v) in d where v is String || v is NSNumber { out["\(section).\(k)"] = "\(v)" }
+        }
+        out["details"] = "source.json"
+        return out
     }
 
     /// The router for the whole suite, shipped in `Experts/_router/` so a first run needs no training.
