@@ -124,24 +124,22 @@ public final class Decoder {
         return next
     }
 
-    /// Causal attention over whole prompts: S = Q·Kᵀ, masked softmax, Y = P·V per (prompt, head), on
-    /// strided views of the qkv rows, split across cores.
+    /// Causal attention over whole prompts with the training kernel (per prompt and head, on strided
+    /// views of the qkv rows), split across cores. No BLAS call, so no BLAS thread-count switching.
     private func prefillAttention(runs: [(Int, Int)], qkv qp: UnsafeMutablePointer<Float>, out ap: UnsafeMutablePointer<Float>, scale: Float) {
         let d = cfg.dModel, heads = cfg.nHeads, hd = d / heads, ctx = cfg.context
         let sp = scores.pointer
-        BLAS.singleThreaded {
-            Parallel.indexedChunks(runs.count * heads, workers: min(Parallel.threads, runs.count * heads)) { w, range in
-                let p = sp + w * ctx * ctx
-                for job in range {
-                    let (start, len) = runs[job / heads]
-                    let hh = job % heads
-                    let base = qp + start * 3 * d + hh * hd
-                    BLAS.sgemm(transA: false, transB: true, m: len, n: len, k: hd, a: base, lda: 3 * d, b: base + d, ldb: 3 * d, c: p, ldc: len)
-                    tc_causal_softmax(p, len, scale)
-                    BLAS.sgemm(transA: false, transB: false, m: len, n: hd, k: len, a: p, lda: len, b: base + 2 * d, ldb: 3 * d,
-                               c: ap + start * d + hh * hd, ldc: d)
-                }
+        let jobs = runs.count * heads
+        Parallel.indexedChunks(jobs, workers: min(Parallel.threads, max(1, jobs / 4))) { w, range in
+            let p = sp + w * ctx * ctx
+            let tile = TensorStorage(count: hd * ((ctx + 63) / 64 * 64), zeroed: false)
+            for job in range {
+                let (start, len) = runs[job / heads]
+                let hh = job % heads
+                let base = qp + start * 3 * d + hh * hd
+                tc_attention_forward(base, base + d, base + 2 * d, 3 * d, ap + start * d + hh * hd, d, p, len, hd, scale, tile.pointer)
             }
+            withExtendedLifetime(tile) {}
         }
     }
 
