@@ -14,7 +14,7 @@ public enum CompareHTML {
 
     public static func render(_ r: CompareReport, title: String = "Triage: narrow experts vs one model") -> String {
         let barW = 14, gap = 18, groupW = order.count * barW + gap, chartH = 260, left = 50, top = 20
-        let width = left + r.tasks.count * groupW + 40
+        let width = max(left + r.tasks.count * groupW + 40, left + order.count * 190)  // room for the legend
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(chartH + top + 110)\" role=\"img\" aria-label=\"exact match by task and system\">"
         for t in stride(from: 0, through: 100, by: 20) {
             let y = top + chartH - chartH * t / 100
