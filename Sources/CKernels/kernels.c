@@ -209,32 +209,6 @@ CLONES void tc_softmax_rows_backward(const float *restrict y, const float *restr
     }
 }
 
-CLONES void tc_causal_softmax(float *restrict s, size_t t, float scale) {
-    REASSOCIATE
-    for (size_t i = 0; i < t; i++) {
-        float *row = s + i * t;
-        float mx = -INFINITY;
-        for (size_t j = 0; j <= i; j++) { float v = row[j] * scale; mx = v > mx ? v : mx; }
-        float sum = 0;
-        for (size_t j = 0; j <= i; j++) { float e = fast_expf(row[j] * scale - mx); row[j] = e; sum += e; }
-        float inv = 1.0f / sum;
-        for (size_t j = 0; j <= i; j++) row[j] *= inv;
-        for (size_t j = i + 1; j < t; j++) row[j] = 0;
-    }
-}
-
-CLONES void tc_causal_softmax_backward(const float *restrict p, float *restrict dp, size_t t) {
-    REASSOCIATE
-    for (size_t i = 0; i < t; i++) {
-        const float *pr = p + i * t;
-        float *dr = dp + i * t;
-        float dot = 0;
-        for (size_t j = 0; j <= i; j++) dot += pr[j] * dr[j];
-        for (size_t j = 0; j <= i; j++) dr[j] = pr[j] * (dr[j] - dot);
-        for (size_t j = i + 1; j < t; j++) dr[j] = 0;
-    }
-}
-
 CLONES double tc_cross_entropy(const float *restrict logits, const int32_t *restrict targets,
                                const float *restrict weight, float *restrict dlogits, float gscale,
                                size_t rows, size_t v) {
@@ -283,33 +257,6 @@ CLONES void tc_adamw(float *restrict p, const float *restrict g, float *restrict
         m[i] = mi;
         v[i] = vi;
         p[i] = p[i] * decay - step * mi / (sqrtf(vi) / sbc2 + eps);
-    }
-}
-
-CLONES void tc_attend_one(const float *restrict q, const float *restrict k, const float *restrict v, size_t n,
-                          size_t hd, size_t stride, float scale, float *restrict scores, float *restrict out) {
-    REASSOCIATE
-    float mx = -INFINITY;
-    for (size_t j = 0; j < n; j++) {
-        const float *kj = k + j * stride;
-        float s = 0;
-        SHORT_LOOP
-        for (size_t c = 0; c < hd; c++) s += q[c] * kj[c];
-        s *= scale;
-        scores[j] = s;
-        mx = s > mx ? s : mx;
-    }
-    float sum = 0;
-    SHORT_LOOP
-    for (size_t j = 0; j < n; j++) { float e = fast_expf(scores[j] - mx); scores[j] = e; sum += e; }
-    float inv = 1.0f / sum;
-    SHORT_LOOP
-    for (size_t c = 0; c < hd; c++) out[c] = 0;
-    for (size_t j = 0; j < n; j++) {
-        const float *vj = v + j * stride;
-        float pj = scores[j] * inv;
-        SHORT_LOOP
-        for (size_t c = 0; c < hd; c++) out[c] += pj * vj[c];
     }
 }
 

@@ -42,10 +42,6 @@ void tc_layernorm_backward(const float *x, const float *w, const float *mean, co
 void tc_softmax_rows(const float *x, float *y, size_t rows, size_t d);
 /// dx += y * (dy - sum(dy*y))
 void tc_softmax_rows_backward(const float *y, const float *dy, float *dx, size_t rows, size_t d);
-/// In place on a [t, t] score matrix: row i keeps columns 0...i (scaled, softmaxed); the rest become 0.
-void tc_causal_softmax(float *s, size_t t, float scale);
-/// In place: ds = p * (dp - rowsum(p*dp)) on the causal part; the rest 0.
-void tc_causal_softmax_backward(const float *p, float *dp, size_t t);
 /// Cross-entropy with fused log-softmax. Returns sum over rows of weight[r] * (lse - logit[target]),
 /// writes nothing if dlogits is NULL, else dlogits[r] = (softmax - onehot) * weight[r] * gscale.
 /// Rows with weight 0 are skipped (and their gradient is 0).
@@ -70,12 +66,8 @@ void tc_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, 
               float beta2, float eps, float wd, float bc1, float bc2);
 
 // ---- decoding
-/// One query against cached keys/values of one head: out = softmax(q.K^T * scale) V over n positions.
-/// k and v rows are `stride` floats apart; hd is the head dimension.
-void tc_attend_one(const float *q, const float *k, const float *v, size_t n, size_t hd,
-                   size_t stride, float scale, float *scores, float *out);
-
-/// As tc_attend_one, with the keys of one head stored transposed: kt[c * ctx + j] is key j's component c.
+/// One query against the cached keys and values of one head: out = softmax(q·Kᵀ·scale)·V over n positions.
+/// Keys are stored transposed (kt[c * ctx + j] is key j's component c); value rows are `vstride` apart.
 void tc_attend_cached(const float *q, const float *kt, const float *v, size_t n, size_t hd, size_t ctx,
                       size_t vstride, float scale, float *scores, float *out);
 
