@@ -27,28 +27,36 @@ func readRequests(_ path: String) throws -> [Request] {
     return out
 }
 
-struct Ask: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Route a request to its expert and print the answer.",
-        discussion: "Exit code 4 when the router finds no expert for the request (it says so instead of guessing).")
-    @OptionGroup var global: GlobalOptions
+/// The request(s) of `ask` and `route`: one TEXT argument, or a JSONL file (or stdin).
+struct RequestOptions: ParsableArguments {
     @Argument(help: "The request text (or use --file).") var text: String?
-    @Option(help: "Requests as JSONL ({\"input\": …, \"id\": …} per line), or - for stdin; answers one JSON line each.") var file: String?
-    @Option(help: "Skip the router and ask this expert.") var expert: String?
-    @Flag(help: "Show the router's top candidates and the chosen expert.") var explain = false
-    @Option(help: "Candidates shown with --explain.") var top = 3
-    @Flag(help: "Print JSON.") var json = false
+    @Option(help: "Requests as JSONL ({\"input\": …, \"id\": …} per line), or - for stdin; one JSON line out each.") var file: String?
 
     func validate() throws {
         if (text == nil) == (file == nil) { throw ValidationError("give the request TEXT or --file F.jsonl (not both)") }
     }
 
+    func requests() throws -> [Request] { try file.map(readRequests) ?? [Request(input: text!)] }
+    var batch: Bool { file != nil }
+}
+
+struct Ask: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Route a request to its expert and print the answer.",
+        discussion: "Exit code 4 when the router finds no expert for the request (it says so instead of guessing).")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var request: RequestOptions
+    @Option(help: "Skip the router and ask this expert.") var expert: String?
+    @Flag(help: "Show the router's top candidates and the chosen expert.") var explain = false
+    @Option(help: "Candidates shown with --explain.") var top = 3
+    @Flag(help: "Print JSON.") var json = false
+
     func run() throws {
         try guarded {
             let engine = try openEngine(global)
-            let requests = try file.map(readRequests) ?? [Request(input: text!)]
+            let requests = try request.requests()
             let answers = try engine.ask(requests, expert: expert, top: top, explain: explain)
-            if file != nil {
+            if request.batch {
                 for a in answers { try printJSON(a) }
                 return
             }
@@ -75,8 +83,7 @@ struct Ask: ParsableCommand {
 struct RouteCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "route", abstract: "Show which expert the router picks, without answering.")
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "The request text (or use --file).") var text: String?
-    @Option(help: "Requests as JSONL, or - for stdin; one JSON line out each.") var file: String?
+    @OptionGroup var request: RequestOptions
     @Option(help: "Candidates to list.") var top = 3
     @Flag(help: "Print JSON.") var json = false
 
@@ -93,14 +100,10 @@ struct RouteCommand: ParsableCommand {
         struct Candidate: Encodable { var expert: String; var p: Float }
     }
 
-    func validate() throws {
-        if (text == nil) == (file == nil) { throw ValidationError("give the request TEXT or --file F.jsonl (not both)") }
-    }
-
     func run() throws {
         try guarded {
             let engine = try openEngine(global)
-            let requests = try file.map(readRequests) ?? [Request(input: text!)]
+            let requests = try request.requests()
             var abstained = false
             for r in requests {
                 let d = try engine.route(r.input, top: top)
@@ -108,12 +111,12 @@ struct RouteCommand: ParsableCommand {
                 let line = Line(id: r.id, input: r.input, expert: d.expert, confidence: d.confidence, abstained: d.abstained,
                                 fallback: d.usedFallback, reason: d.reason?.rawValue, threshold: d.threshold,
                                 top: d.top.map { .init(expert: $0.expert, p: $0.p) })
-                if json || file != nil { try printJSON(line); continue }
+                if json || request.batch { try printJSON(line); continue }
                 print(d.abstained && !d.usedFallback ? "no expert fits (confidence \(String(format: "%.3f", d.confidence)) below \(String(format: "%.3f", d.threshold)) or unlike every task)"
                       : "\(d.expert!)\(d.usedFallback ? " (fallback)" : "") \(String(format: "%.3f", d.confidence))")
                 for c in d.top { print(String(format: "  %-16@ %.3f", c.expert as NSString, c.p)) }
             }
-            if abstained && file == nil { throw ExitCode(TriageError.ExitCode.abstained.rawValue) }
+            if abstained && !request.batch { throw ExitCode(TriageError.ExitCode.abstained.rawValue) }
         }
     }
 }
