@@ -75,12 +75,13 @@ extension Bench {
             abstract: "Greedy decoding of tiny: 48-byte prompt + 16 new tokens at batch 1 and 32 (the peer's workload).")
         @Option(help: "Threads for OpenBLAS and TensorCore loops.") var threads: Int = 2
         @Option(help: "Batch sizes, comma-separated.") var batches = "1,32"
+        @Option(help: "New tokens per request (the peer's workload: 16).") var newTokens = 16
         @Flag(help: "One JSON object per batch size.") var json = false
 
         func run() throws {
             let sizes = batches.split(separator: ",").compactMap { Int($0) }
             guard !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batches takes positive integers, e.g. 1,32") }
-            for r in try DecodeBenchmark.run(threads: threads, batches: sizes) {
+            for r in try DecodeBenchmark.run(threads: threads, batches: sizes, newTokens: newTokens) {
                 if json { print(try JSONOutput.line(r)); continue }
                 print(String(format: "decode tiny, batch %2d, %d threads: %.2f ms/request, %.0f requests/s (%.2f ms per batch, median of %d)",
                              r.batch, r.threads, r.msPerRequest, r.requestsPerS, r.msPerBatch, r.runs))

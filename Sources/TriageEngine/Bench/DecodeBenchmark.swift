@@ -20,7 +20,7 @@ public enum DecodeBenchmark {
 
     public static let (promptLength, newTokens) = (48, 16)
 
-    public static func run(threads: Int, batches: [Int] = [1, 32]) throws -> [Result] {
+    public static func run(threads: Int, batches: [Int] = [1, 32], newTokens: Int = DecodeBenchmark.newTokens) throws -> [Result] {
         BLAS.setThreads(threads)
         Parallel.threads = threads
         let model = try Transformer(config: .tiny, seed: 0)
