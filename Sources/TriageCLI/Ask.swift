@@ -105,8 +105,7 @@ struct RouteCommand: ParsableCommand {
             let engine = try openEngine(global)
             let requests = try request.requests()
             var abstained = false
-            for r in requests {
-                let d = try engine.route(r.input, top: top)
+            for (r, d) in zip(requests, try engine.route(requests.map(\.input), top: top)) {
                 abstained = abstained || (d.abstained && !d.usedFallback)
                 let line = Line(id: r.id, input: r.input, expert: d.expert, confidence: d.confidence, abstained: d.abstained,
                                 fallback: d.usedFallback, reason: d.reason?.rawValue, threshold: d.threshold,

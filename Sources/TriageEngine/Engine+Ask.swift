@@ -33,12 +33,13 @@ public struct Answer: Codable, Sendable {
 }
 
 extension Engine {
-    /// Routes one request with the active router.
-    public func route(_ text: String, top: Int = 3) throws -> RoutingDecision {
+    /// Routes requests with the active router (the fallback setting is read once for all of them).
+    public func route(_ texts: [String], top: Int = 3) throws -> [RoutingDecision] {
         guard let (_, model) = try activeRouter() else {
             throw TriageError.notFound("no router: the registry has no experts yet (add one with `triage experts add`)")
         }
-        return model.route(text, top: top, fallback: fallbackExpert)
+        let fallback = fallbackExpert
+        return texts.map { model.route($0, top: top, fallback: fallback) }
     }
 
     /// Routes (unless `expert` is given) and answers requests, decoding each expert's share in batches.
