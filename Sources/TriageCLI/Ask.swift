@@ -55,6 +55,7 @@ struct Ask: ParsableCommand {
         try guarded {
             let engine = try openEngine(global)
             let requests = try request.requests()
+            if requests.count < 8 { Engine.useSingleThread() }
             let answers = try engine.ask(requests, expert: expert, top: top, explain: explain)
             if request.batch {
                 for a in answers { try printJSON(a) }

@@ -17,25 +17,25 @@ struct Parity: ParsableCommand {
         @Argument var batchFile: String
         func run() throws { try ParityTool.initialise(preset: preset, seed: seed, weightsPath: weights, batchPath: batchFile, batch: batch, seq: seq) }
     }
+    /// WEIGHTS INPUT OUT, as parity.py takes them.
+    struct Files: ParsableArguments {
+        @Argument(help: "Weights (safetensors with the config in __metadata__).") var weights: String
+        @Argument(help: "Tokens or batch file (tokens, targets, mask).") var input: String
+        @Argument(help: "Output file.") var out: String
+    }
     struct Forward: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Logits [B,T,V] for a tokens file.")
-        @Argument var weights: String
-        @Argument var tokens: String
-        @Argument var out: String
-        func run() throws { try ParityTool.forward(weights: weights, tokens: tokens, out: out) }
+        @OptionGroup var files: Files
+        func run() throws { try ParityTool.forward(weights: files.weights, tokens: files.input, out: files.out) }
     }
     struct Grads: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Gradients of the masked loss for every tensor.")
-        @Argument var weights: String
-        @Argument var batch: String
-        @Argument var out: String
-        func run() throws { try ParityTool.grads(weights: weights, batch: batch, out: out) }
+        @OptionGroup var files: Files
+        func run() throws { try ParityTool.grads(weights: files.weights, batch: files.input, out: files.out) }
     }
     struct Step: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One clipped AdamW step; writes the updated weights.")
-        @Argument var weights: String
-        @Argument var batch: String
-        @Argument var out: String
-        func run() throws { try ParityTool.step(weights: weights, batch: batch, out: out) }
+        @OptionGroup var files: Files
+        func run() throws { try ParityTool.step(weights: files.weights, batch: files.input, out: files.out) }
     }
 }

@@ -33,6 +33,13 @@ public struct Answer: Codable, Sendable {
 }
 
 extension Engine {
+    /// Runs everything on one thread: for a process that answers only a handful of requests, a second
+    /// BLAS thread's spin-waiting costs more than it saves (`triage ask TEXT`'s cold start).
+    public static func useSingleThread() {
+        BLAS.setThreads(1)
+        Parallel.threads = 1
+    }
+
     /// Routes requests with the active router (the fallback setting is read once for all of them).
     public func route(_ texts: [String], top: Int = 3) throws -> [RoutingDecision] {
         guard let (_, model) = try activeRouter() else {
@@ -46,8 +53,6 @@ extension Engine {
     public func ask(_ requests: [Request], expert: String? = nil, top: Int = 3, explain: Bool = false) throws -> [Answer] {
         var answers = [Answer]()
         answers.reserveCapacity(requests.count)
-        // A handful of requests is too little work for a second BLAS thread: its spin-waiting costs more.
-        if requests.count < 8 { BLAS.setThreads(1); Parallel.threads = 1 }
         let start = MonotonicClock.now()
         if let expert {
             let rec = try expertRecord(expert)
