@@ -4,9 +4,12 @@ import Foundation
 public struct Example: Codable, Equatable, Sendable {
     public var input: String
     public var output: String
-    public init(input: String, output: String) {
+    /// The expert a labelled evaluation line belongs to (`eval` files), if given.
+    public var expert: String?
+    public init(input: String, output: String, expert: String? = nil) {
         self.input = input
         self.output = output
+        self.expert = expert
     }
 
     /// `BOS input SEP output EOS`
@@ -72,7 +75,7 @@ public enum ExampleReader {
             guard let o = outputAny as? String else { throw bad("field \"output\" is not a string") }
             output = o
         }
-        let ex = Example(input: input, output: output)
+        let ex = Example(input: input, output: output, expert: dict["expert"] as? String)
         if let context, ex.trainingLength > context {
             throw bad("example is \(ex.trainingLength) tokens (input \(input.utf8.count) + output \(output.utf8.count) bytes + 2 markers); the context allows \(context)")
         }

@@ -141,13 +141,8 @@ extension Engine {
     public func evaluate(path: String, expert: String? = nil, limit: Int? = nil, perExample: Bool = false) throws -> EvalReport {
         guard let data = FileManager.default.contents(atPath: path) else { throw TriageError.notFound("cannot read \(path)") }
         var rows = try ExampleReader.read(data: data, name: path).examples
-        // The `expert` labels, if any, in the same order.
-        var labels = [String?]()
-        for line in data.split(separator: UInt8(ascii: "\n")) where !line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
-            let obj = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]
-            labels.append(obj?["expert"] as? String)
-        }
-        if let limit { rows = Array(rows.prefix(limit)); labels = Array(labels.prefix(limit)) }
+        if let limit { rows = Array(rows.prefix(limit)) }
+        let labels = rows.map(\.expert)
         let t0 = MonotonicClock.now()
         let answers = try ask(rows.map { Request(input: $0.input) }, expert: expert, top: 1)
         let seconds = MonotonicClock.now() - t0
