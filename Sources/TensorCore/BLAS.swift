@@ -26,16 +26,29 @@ public enum BLAS {
         return String(cString: openblas_get_corename())
     }
 
-    /// Sets OpenBLAS's thread count (default: every core).
+    /// Cores one product may use (default: every core).
+    ///
+    /// OpenBLAS itself always runs on one thread; `sgemm` splits large products across Triage's own
+    /// workers (`Parallel`). With OpenBLAS's pthread pool, its idle threads spin-wait for up to
+    /// ~0.1 s after each call and took the cores from the elementwise and attention kernels that
+    /// run between products (`perf` showed a quarter of a training step in `sched_yield`). One pool
+    /// for everything removes that fight.
     public static func setThreads(_ n: Int) {
         _ = configuration
-        openblas_set_num_threads(Int32(max(1, n)))
+        gemmThreads = max(1, n)
     }
 
+    /// Cores one product may use.
     public static var threads: Int {
         _ = configuration
-        return Int(openblas_get_num_threads())
+        return gemmThreads
     }
+
+    nonisolated(unsafe) private static var gemmThreads = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+
+    /// Multiply-adds below which a product stays on the calling thread: waking a worker costs a few
+    /// microseconds, about what one core needs for this much work.
+    public static let splitThreshold = 1 << 19
 
     /// Capability levels of OpenBLAS x86-64 cores, so a weaker choice than the CPU supports is recognisable.
     static func level(ofCore name: String) -> Int {
@@ -76,7 +89,7 @@ public enum BLAS {
     private static func configure() -> Configuration {
         let detected = String(cString: openblas_get_corename())
         let finish = { (reason: String) -> Configuration in
-            openblas_set_num_threads(Int32(max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+            openblas_set_num_threads(1)
             return Configuration(detectedCore: detected, core: String(cString: openblas_get_corename()), reason: reason)
         }
         if let user = getenv("OPENBLAS_CORETYPE"), user.pointee != 0 {
@@ -96,20 +109,54 @@ public enum BLAS {
     }
 
     /// C[m,n] = alpha * op(A) * op(B) + beta * C, row-major, with leading dimensions for strided views.
+    ///
+    /// Large products are split into blocks of C rows (or columns, when C is wide) that workers compute
+    /// with independent single-threaded calls; each block's result does not depend on the split.
     @inline(__always)
     public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                              beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
         _ = configuration
+        let workers = min(gemmThreads, max(1, (m * n * k) / splitThreshold))
+        if workers <= 1 {
+            rawSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        }
+        // Blocks are multiples of 16 rows/columns, the width of the AVX-512 micro-kernels.
+        let splitRows = m >= n
+        let extent = splitRows ? m : n
+        let blocks = (extent + 15) / 16
+        let parts = min(workers, blocks)
+        Parallel.indexedChunks(blocks, workers: parts) { _, r in
+            let lo = r.lowerBound * 16, hi = min(extent, r.upperBound * 16)
+            if splitRows {
+                rawSgemm(transA, transB, hi - lo, n, k, alpha, transA ? a + lo : a + lo * lda, lda, b, ldb, beta, c + lo * ldc, ldc)
+            } else {
+                rawSgemm(transA, transB, m, hi - lo, k, alpha, a, lda, transB ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc)
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func rawSgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                                 _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                                 _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// y[m] = alpha * A[m,n] · x + beta * y, row-major.
+    /// y[m] = alpha * A[m,n] · x + beta * y, row-major. Large matrices are split by rows of A.
     @inline(__always)
     public static func sgemv(m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>,
                              beta: Float = 0, y: UnsafeMutablePointer<Float>) {
         _ = configuration
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
+        let workers = min(gemmThreads, max(1, (m * n) / (splitThreshold / 2)))
+        if workers <= 1 {
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
+            return
+        }
+        Parallel.indexedChunks(m, workers: workers) { _, r in
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(r.count), Int32(n), alpha, a + r.lowerBound * lda, Int32(lda), x, 1, beta, y + r.lowerBound, 1)
+        }
     }
 }

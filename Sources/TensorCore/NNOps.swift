@@ -142,7 +142,7 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], weights: [Float]? =
 }
 
 extension BLAS {
-    /// Runs `body` with OpenBLAS on one thread, for regions that parallelise over many small products themselves.
+    /// Runs `body` with products on one thread, for regions that parallelise over many small products themselves.
     public static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
         let saved = threads
         if saved == 1 { return try body() }

@@ -11,6 +11,8 @@ struct Compare: ParsableCommand {
     @Flag(help: "Train the baselines again.") var retrain = false
     @Option(help: "At most this many test examples per task.") var limit: Int?
     @Option(help: "Write a standalone HTML report (table and bar chart).") var report: String?
+    @Option(help: "Also write the baselines to this directory (NAME/weights.safetensors and baseline.json), to ship them with a suite as Experts/_baselines.")
+    var exportBaselines: String?
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
@@ -18,6 +20,7 @@ struct Compare: ParsableCommand {
             let engine = try openEngine(global)
             let r = try engine.compare(experts: experts.map { $0.split(separator: ",").map(String.init) }, retrain: retrain, limit: limit,
                                        observer: { ProgressReporter(label: $0, json: json) }, log: note)
+            if let dir = exportBaselines { note("exported \(try engine.exportBaselines(to: dir).joined(separator: ", ")) to \(dir)") }
             if let report { try Data(CompareHTML.render(r).utf8).write(to: URL(fileURLWithPath: report)); note("wrote \(report)") }
             if json { try printJSON(r); return }
             let order = CompareSystem.allCases.map(\.rawValue)
@@ -25,8 +28,13 @@ struct Compare: ParsableCommand {
             func cell(_ s: SystemScore?) -> String { s.map { percent($0.exactMatch) } ?? "-" }
             for t in r.tasks {
                 print(t.task.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%6d %8@", t.n, percent(t.routerAccuracy) as NSString)
-                      + order.map { String(format: " %8@", cell(t.systems[$0]) as NSString) }.joined()
-                      + (t.systems["routed"]?.phoneErrorRate.map { "  (routed PER \(percent($0)))" } ?? ""))
+                      + order.map { String(format: " %8@", cell(t.systems[$0]) as NSString) }.joined())
+                if t.systems["routed"]?.wordErrorRate != nil {
+                    print("  word error rate" + String(repeating: " ", count: 13)
+                          + order.map { String(format: " %8@", (t.systems[$0]?.wordErrorRate.map(percent) ?? "-") as NSString) }.joined())
+                    print("  phone error rate" + String(repeating: " ", count: 12)
+                          + order.map { String(format: " %8@", (t.systems[$0]?.phoneErrorRate.map(percent) ?? "-") as NSString) }.joined())
+                }
             }
             print("mean of tasks" + String(repeating: " ", count: 1) + String(format: "%6d %8@", r.overall.n, percent(r.overall.routerAccuracy) as NSString)
                   + order.map { String(format: " %8@", cell(r.overall.systems[$0]) as NSString) }.joined())

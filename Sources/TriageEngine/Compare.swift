@@ -141,11 +141,18 @@ extension Engine {
 
     /// Trains (or reuses) a baseline: a balanced mixture of every expert's training data, the plan's config and steps.
     func baseline(_ plan: BaselinePlan, experts: [ExpertForCompare], retrain: Bool, observer: TrainingObserver?, log: (String) -> Void) throws -> (Transformer, TrainingRecord) {
-        if !retrain, let b = try registry.baseline(named: plan.name), let js = b.configJSON,
-           let stored = try? JSONDecoder().decode(BaselinePlan.self, from: Data(js.utf8)), stored == plan,
-           let data = try registry.loadWeights(of: b), let tj = b.trainingJSON,
-           let rec = try? JSONDecoder().decode(TrainingRecord.self, from: Data(tj.utf8)) {
+        func usable(_ b: BaselineRecord?) throws -> (Transformer, TrainingRecord)? {
+            guard let b, let js = b.configJSON, let stored = try? JSONDecoder().decode(BaselinePlan.self, from: Data(js.utf8)),
+                  stored == plan, let data = try registry.loadWeights(of: b), let tj = b.trainingJSON,
+                  let rec = try? JSONDecoder().decode(TrainingRecord.self, from: Data(tj.utf8)) else { return nil }
             return (try Transformer.load(try SafeTensors.read(data: data), origin: "baseline \(plan.name)"), rec)
+        }
+        if !retrain {
+            if let found = try usable(try registry.baseline(named: plan.name)) { return found }
+            if let shipped = try importShippedBaseline(plan), let found = try usable(shipped) {
+                log("\(plan.name): using the baseline shipped with the suite (\(ShippedBaseline.directoryName)/\(plan.name))")
+                return found
+            }
         }
         // Balanced mixture: every task cycled up to the largest task's size.
         let most = experts.map(\.train.count).max()!
@@ -192,11 +199,19 @@ extension Engine {
         var latencies = [String: [Double]]()
         for e in experts {
             let inputs = e.test.map(\.input), refs = e.test.map(\.output), maxOut = e.manifest.maxOutputBytes
-            let routed = try ask(inputs.map { Request(input: $0) })
-            let routerAcc = Double(routed.filter { $0.expert == e.record.name && !$0.abstained }.count) / Double(max(1, inputs.count))
-            routedRightToExpert += routed.filter { $0.expert == e.record.name && !$0.abstained }.count
-            var outputs: [String: [String]] = [CompareSystem.routed.rawValue: routed.map { $0.abstained && !$0.fallback ? "" : ($0.output ?? "") }]
-            outputs[CompareSystem.oracle.rawValue] = try decoder(for: e.record).answer(inputs, maxOutputBytes: maxOut)
+            let oracle = try decoder(for: e.record).answer(inputs, maxOutputBytes: maxOut)
+            // A request the router sends to its own expert gets exactly the oracle's answer (decoding does not
+            // depend on the batch), so only the others are asked again, through the full routed path.
+            let decisions = try route(inputs)
+            let rightlyRouted = decisions.filter { $0.expert == e.record.name && !$0.abstained }.count
+            let routerAcc = Double(rightlyRouted) / Double(max(1, inputs.count))
+            routedRightToExpert += rightlyRouted
+            let others = decisions.indices.filter { decisions[$0].expert != e.record.name || decisions[$0].abstained }
+            var routed = oracle
+            for (i, a) in zip(others, try ask(others.map { Request(input: inputs[$0]) })) {
+                routed[i] = a.abstained && !a.fallback ? "" : (a.output ?? "")
+            }
+            var outputs = [CompareSystem.routed.rawValue: routed, CompareSystem.oracle.rawValue: oracle]
             for (i, s) in singles.enumerated() {
                 let key = i == 0 ? CompareSystem.singleSameSize.rawValue : CompareSystem.singleSameParams.rawValue
                 outputs[key] = try Decoder(model: s.0).answer(inputs, maxOutputBytes: maxOut)

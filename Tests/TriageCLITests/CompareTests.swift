@@ -59,5 +59,33 @@ final class CompareTests: XCTestCase {
         let again = try h.run("compare", "--limit", "5")
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertFalse(again.stderr.contains("steps at batch"), again.stderr)
+
+        // Shipped baselines: written beside a suite's experts, a fresh registry with the same experts
+        // uses them instead of training, and a damaged weights file is caught by its hash.
+        let suite = h.work + "/suite"
+        for name in ["rev", "dup"] { XCTAssertEqual(try h.run("experts", "export", name, suite + "/" + name).status, 0) }
+        let export = try h.run("compare", "--limit", "5", "--export-baselines", suite + "/_baselines")
+        XCTAssertEqual(export.status, 0, export.stderr)
+        func freshCompare(_ home: String) throws -> CLIHarness.Result {
+            let env = ["TRIAGE_HOME": home, "TRIAGE_SUITE_DIR": suite]
+            let imp = try h.run(["experts", "import", suite + "/rev", suite + "/dup"], env: env)
+            XCTAssertEqual(imp.status, 0, imp.stderr)
+            return try h.run(["compare", "--limit", "5", "--json"], env: env)
+        }
+        let shipped = try freshCompare(h.work + "/home2")
+        XCTAssertEqual(shipped.status, 0, shipped.stderr)
+        XCTAssertFalse(shipped.stderr.contains("steps at batch"), shipped.stderr)
+        XCTAssert(shipped.stderr.contains("shipped with the suite"), shipped.stderr)
+        let shippedObj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(shipped.stdout.utf8)) as? [String: Any])
+        let shippedSteps = (shippedObj["baselines"] as? [[String: Any]])?.compactMap { $0["steps"] as? Int }
+        XCTAssertEqual(shippedSteps, baselines.compactMap { $0["steps"] as? Int })
+
+        let weights = suite + "/_baselines/single-same-size/weights.safetensors"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: weights))
+        bytes[bytes.count - 1] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: weights))
+        let damaged = try freshCompare(h.work + "/home3")
+        XCTAssertEqual(damaged.status, 5, damaged.stderr)
+        XCTAssert(damaged.stderr.contains("SHA-256"), damaged.stderr)
     }
 }
