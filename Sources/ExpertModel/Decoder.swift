@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 import TensorCore
 
 /// Greedy decoding with a KV cache, for one request or many at once.
@@ -22,9 +23,21 @@ public final class Decoder {
     private var x = TensorStorage(count: 0), h = TensorStorage(count: 0), qkv = TensorStorage(count: 0)
     private var att = TensorStorage(count: 0), ff = TensorStorage(count: 0), tmp = TensorStorage(count: 0)
     private var logits = TensorStorage(count: 0), scores = TensorStorage(count: 0)
+    /// Cores this decoder's own loops may use; 1 inside a shard, where the cores are already split by request.
+    private let workerLimit: Int
+    /// One decoder (own buffers, shared weights) per core, for batches split by request.
+    private var shards = [Decoder]()
 
-    public init(model: Transformer) {
+    /// Requests per core below which a batch is not split by request: with few rows per step, two
+    /// independent single-threaded decoders beat splitting every product of every step across cores
+    /// (each split costs a wake-up per product: ~13 per step); with very few requests one core is enough.
+    public static let minimumRequestsPerShard = 4
+
+    public convenience init(model: Transformer) { self.init(model: model, workerLimit: Int.max) }
+
+    private init(model: Transformer, workerLimit: Int) {
         self.model = model
+        self.workerLimit = workerLimit
         cfg = model.config
         func p(_ n: String) -> UnsafeMutablePointer<Float> { model.parameters[n]!.value.storage.pointer }
         layers = (0..<cfg.nLayers).map { i in
@@ -96,7 +109,7 @@ public final class Decoder {
                 prefillAttention(runs: runs, qkv: qp, out: ap, scale: scale)
             } else {
                 let sp = scores.pointer
-                Parallel.chunks(rows * heads, minimumPerThread: 256) { range in
+                Parallel.indexedChunks(rows * heads, workers: min(workerLimit, Parallel.workers(for: rows * heads, minimumPerThread: 256))) { _, range in
                     for job in range {
                         let (r, hh) = (job / heads, job % heads)
                         tc_attend_cached(qp + r * 3 * d + hh * hd, kBase + slots[r] * d * ctx + hh * hd * ctx,
@@ -130,7 +143,7 @@ public final class Decoder {
         let d = cfg.dModel, heads = cfg.nHeads, hd = d / heads, ctx = cfg.context
         let sp = scores.pointer
         let jobs = runs.count * heads
-        Parallel.indexedChunks(jobs, workers: min(Parallel.threads, max(1, jobs / 4))) { w, range in
+        Parallel.indexedChunks(jobs, workers: min(workerLimit, Parallel.threads, max(1, jobs / 4))) { w, range in
             let p = sp + w * ctx * ctx
             let tile = TensorStorage(count: hd * ((ctx + 63) / 64 * 64), zeroed: false)
             for job in range {
@@ -155,6 +168,27 @@ public final class Decoder {
         }
         let count = prompts.count
         guard count > 0 else { return [] }
+        let shardCount = min(Parallel.threads, workerLimit, count / Decoder.minimumRequestsPerShard)
+        if shardCount > 1 {
+            // Contiguous shards of requests, each decoded start to finish on one core with single-threaded
+            // products; a request's answer does not depend on which shard (or batch) it is in.
+            while shards.count < shardCount { shards.append(Decoder(model: model, workerLimit: 1)) }
+            var results = [[[Int32]]](repeating: [], count: shardCount)
+            var failure: Error?
+            let lock = NSLock()
+            BLAS.singleThreaded {
+                Parallel.indexedChunks(count, workers: shardCount) { w, range in
+                    do {
+                        let out = try shards[w].generate(prompts: Array(prompts[range]), maxNewTokens: maxNewTokens, stopAtEOS: stopAtEOS)
+                        lock.lock(); results[w] = out; lock.unlock()
+                    } catch {
+                        lock.lock(); failure = error; lock.unlock()
+                    }
+                }
+            }
+            if let failure { throw failure }
+            return results.flatMap { $0 }
+        }
         let totalPrompt = prompts.reduce(0) { $0 + $1.count }
         reserve(sequences: count, rows: max(totalPrompt, count))
         var tokens = [Int32](), slots = [Int](), positions = [Int](), wanted = [Int](), runs = [(Int, Int)]()

@@ -57,11 +57,16 @@ final class ExpertModelTests: XCTestCase {
 
     func testBatchedDecodingGivesEachRequestItsOwnAnswer() throws {
         let model = try Transformer(config: .nano, seed: 4)
-        let inputs = ["a", "a much longer request here", "mid size", ""]
+        let inputs = ["a", "a much longer request here", "mid size", "", "xyz", "0123456789", "bb", "the quick brown fox",
+                      "q", "seven", "lorem ipsum dolor", "!"]
         let dec = Decoder(model: model)
         let alone = try inputs.map { try dec.generate(prompts: [Vocabulary.prompt($0)], maxNewTokens: 6)[0] }
-        let together = try dec.generate(prompts: inputs.map(Vocabulary.prompt), maxNewTokens: 6)
-        XCTAssertEqual(alone, together)
+        // Four requests decode as one batch; twelve are split by request across two cores.
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
+        Parallel.threads = 2
+        XCTAssertEqual(try dec.generate(prompts: inputs.prefix(4).map(Vocabulary.prompt), maxNewTokens: 6), Array(alone.prefix(4)))
+        XCTAssertEqual(try dec.generate(prompts: inputs.map(Vocabulary.prompt), maxNewTokens: 6), alone)
     }
 
     func testTooLongInputIsRefused() throws {
