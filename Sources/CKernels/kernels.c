@@ -365,6 +365,52 @@ static inline __attribute__((always_inline)) float max_of(const float *restrict 
     return mx;
 }
 
+// Four query rows at a time (hd = 32, the head size of every preset): each key, value, query or
+// output-gradient row is loaded once for four rows' sums, so the loops run on FMAs, not loads.
+#define RB 4
+
+/// o_r[0..SPAN) = Σ_c w_r[c] · rows[c * stride + 0..SPAN) for r < 4: sixteen independent 16-wide chains.
+static inline __attribute__((always_inline)) void weighted_rows_span4(const float *restrict w0, const float *restrict w1,
+        const float *restrict w2, const float *restrict w3, const float *restrict rows, size_t stride, size_t count,
+        float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3) {
+    float a[RB][4][BLK] = {{{0}}};
+    for (size_t c = 0; c < count; c++) {
+        const float *r = rows + c * stride;
+        float g0 = w0[c], g1 = w1[c], g2 = w2[c], g3 = w3[c];
+        for (int b = 0; b < 4; b++)
+            for (int l = 0; l < BLK; l++) {
+                float x = r[b * BLK + l];
+                a[0][b][l] += g0 * x; a[1][b][l] += g1 * x; a[2][b][l] += g2 * x; a[3][b][l] += g3 * x;
+            }
+    }
+    for (int b = 0; b < 4; b++)
+        for (int l = 0; l < BLK; l++) {
+            o0[b * BLK + l] = a[0][b][l]; o1[b * BLK + l] = a[1][b][l]; o2[b * BLK + l] = a[2][b][l]; o3[b * BLK + l] = a[3][b][l];
+        }
+}
+
+/// o_r[0..32) = (or +=) Σ_j w_r[j] · rows[j * stride + 0..32) for r < 4: eight chains.
+static inline __attribute__((always_inline)) void weighted_sum32_rows4(const float *restrict w0, const float *restrict w1,
+        const float *restrict w2, const float *restrict w3, const float *restrict rows, size_t stride, size_t count,
+        float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3, int accumulate) {
+    float a[RB][2][BLK] = {{{0}}};
+    for (size_t j = 0; j < count; j++) {
+        const float *r = rows + j * stride;
+        float g0 = w0[j], g1 = w1[j], g2 = w2[j], g3 = w3[j];
+        for (int b = 0; b < 2; b++)
+            for (int l = 0; l < BLK; l++) {
+                float x = r[b * BLK + l];
+                a[0][b][l] += g0 * x; a[1][b][l] += g1 * x; a[2][b][l] += g2 * x; a[3][b][l] += g3 * x;
+            }
+    }
+    float *o[RB] = {o0, o1, o2, o3};
+    for (int q = 0; q < RB; q++)
+        for (int b = 0; b < 2; b++)
+            for (int l = 0; l < BLK; l++) {
+                if (accumulate) o[q][b * BLK + l] += a[q][b][l]; else o[q][b * BLK + l] = a[q][b][l];
+            }
+}
+
 CLONES void tc_attention_forward(const float *restrict q, const float *restrict k, const float *restrict v, size_t ld,
                                  float *restrict out, size_t ldo, float *restrict p, size_t t, size_t hd, float scale,
                                  float *restrict kt) {
@@ -375,7 +421,31 @@ CLONES void tc_attention_forward(const float *restrict q, const float *restrict 
         for (size_t j = t; j < tp; j++) kt[c * tp + j] = 0;
     }
     float qs[512], srow[4096 + SPAN];
-    for (size_t i = 0; i < t; i++) {
+    size_t i = 0;
+    if (hd == 32) {
+        float qs4[RB][32], s4[RB][4096 + SPAN];
+        for (; i + RB <= t; i += RB) {
+            size_t nmax = i + RB;  // columns the block's last row needs
+            for (int r = 0; r < RB; r++)
+                for (size_t c = 0; c < 32; c++) qs4[r][c] = q[(i + r) * ld + c] * scale;
+            for (size_t jb = 0; jb < nmax; jb += SPAN)
+                weighted_rows_span4(qs4[0], qs4[1], qs4[2], qs4[3], kt + jb, tp, 32, s4[0] + jb, s4[1] + jb, s4[2] + jb, s4[3] + jb);
+            for (int r = 0; r < RB; r++) {
+                float *sr = p + (i + r) * t, *row = s4[r];
+                size_t n = i + r + 1;
+                float mx = max_of(row, n);
+                float sum = 0;
+                for (size_t j = 0; j < n; j++) { float e = fast_expf(row[j] - mx); row[j] = e; sum += e; }
+                float inv = 1.0f / sum;
+                for (size_t j = 0; j < n; j++) sr[j] = row[j] * inv;
+                for (size_t j = n; j < t; j++) sr[j] = 0;
+            }
+            const float *p0 = p + i * t;
+            weighted_sum32_rows4(p0, p0 + t, p0 + 2 * t, p0 + 3 * t, v, ld, nmax,
+                                 out + i * ldo, out + (i + 1) * ldo, out + (i + 2) * ldo, out + (i + 3) * ldo, 0);
+        }
+    }
+    for (; i < t; i++) {
         float *s = p + i * t;
         const float *qi = q + i * ld;
         for (size_t c = 0; c < hd; c++) qs[c] = qi[c] * scale;
@@ -405,7 +475,31 @@ CLONES void tc_attention_backward(const float *restrict q, const float *restrict
     }
     float col[4096 + SPAN], col2[4096];
     // dS = P ∘ (dP − rowsum(P ∘ dP)) · scale, with dP = dY · Vᵀ on the causal part; then dQ[i] = Σ_j dS[i,j] K[j].
-    for (size_t i = 0; i < t; i++) {
+    // Blocks of four rows write dS up to the block's last column, zero past each row's own: the column
+    // pass below reads those zeros.
+    size_t i = 0;
+    if (hd == 32) {
+        for (; i + RB <= t; i += RB) {
+            size_t nmax = i + RB;
+            const float *dy0 = dy + i * ldo;
+            float *ds0 = ds + i * tp;
+            for (size_t jb = 0; jb < nmax; jb += SPAN)
+                weighted_rows_span4(dy0, dy0 + ldo, dy0 + 2 * ldo, dy0 + 3 * ldo, vt + jb, tp, 32,
+                                    ds0 + jb, ds0 + tp + jb, ds0 + 2 * tp + jb, ds0 + 3 * tp + jb);
+            for (int r = 0; r < RB; r++) {
+                const float *pi = p + (i + r) * t;
+                float *dsi = ds0 + r * tp;
+                size_t n = i + r + 1;
+                float dot = 0;
+                for (size_t j = 0; j < n; j++) dot += pi[j] * dsi[j];
+                for (size_t j = 0; j < n; j++) dsi[j] = pi[j] * (dsi[j] - dot) * scale;
+                for (size_t j = n; j < nmax; j++) dsi[j] = 0;
+            }
+            weighted_sum32_rows4(ds0, ds0 + tp, ds0 + 2 * tp, ds0 + 3 * tp, k, ld, nmax,
+                                 dq + i * ld, dq + (i + 1) * ld, dq + (i + 2) * ld, dq + (i + 3) * ld, accumulate);
+        }
+    }
+    for (; i < t; i++) {
         const float *pi = p + i * t, *dyi = dy + i * ldo;
         float *dsi = ds + i * tp;
         size_t n = i + 1;
@@ -416,7 +510,30 @@ CLONES void tc_attention_backward(const float *restrict q, const float *restrict
         weighted_sum(dsi, k, ld, n, hd, dq + i * ld, accumulate);
     }
     // dK[j] = Σ_{i≥j} dS[i,j] Q[i] ; dV[j] = Σ_{i≥j} P[i,j] dY[i]: gather the columns, then weighted sums.
-    for (size_t j = 0; j < t; j++) {
+    size_t j = 0;
+    if (hd == 32) {
+        // Four columns at a time: dS and P hold them as four adjacent floats of each row i ≥ j.
+        for (; j + RB <= t; j += RB) {
+            float ak[RB][2][BLK] = {{{0}}}, av[RB][2][BLK] = {{{0}}};
+            for (size_t i2 = j; i2 < t; i2++) {
+                const float *qi = q + i2 * ld, *dyi = dy + i2 * ldo, *w = ds + i2 * tp + j, *pw = p + i2 * t + j;
+                for (int b = 0; b < 2; b++)
+                    for (int l = 0; l < BLK; l++) {
+                        float x = qi[b * BLK + l], y = dyi[b * BLK + l];
+                        for (int r = 0; r < RB; r++) { ak[r][b][l] += w[r] * x; av[r][b][l] += pw[r] * y; }
+                    }
+            }
+            for (int r = 0; r < RB; r++) {
+                float *dkr = dk + (j + r) * ld, *dvr = dv + (j + r) * ld;
+                for (int b = 0; b < 2; b++)
+                    for (int l = 0; l < BLK; l++) {
+                        if (accumulate) { dkr[b * BLK + l] += ak[r][b][l]; dvr[b * BLK + l] += av[r][b][l]; }
+                        else { dkr[b * BLK + l] = ak[r][b][l]; dvr[b * BLK + l] = av[r][b][l]; }
+                    }
+            }
+        }
+    }
+    for (; j < t; j++) {
         size_t m = t - j;
         for (size_t i = j; i < t; i++) { col[i - j] = ds[i * tp + j]; col2[i - j] = p[i * t + j]; }
         weighted_sum(col, q + j * ld, ld, m, hd, dk + j * ld, accumulate);

@@ -42,4 +42,54 @@ final class KernelTests: XCTestCase {
             XCTAssert(dqkv.allSatisfy(\.isFinite), "attention, head size \(hd)")
         }
     }
+
+    /// The attention kernels against a float64 reference, on lengths that cross the kernels' 4-row blocks
+    /// and 64-position spans and leave tails of both (head size 32: the blocked path; 8: the generic one).
+    func testAttentionKernelsMatchReference() {
+        var rng = RandomGenerator(seed: 9)
+        for (t, hd) in [(70, 32), (13, 8), (4, 32)] {
+            let ld = 3 * hd, scale: Float = 0.2
+            let qkv = (0..<(t * ld)).map { _ in rng.nextNormal() }, dy = (0..<(t * hd)).map { _ in rng.nextNormal() }
+            func q(_ i: Int, _ c: Int) -> Double { Double(qkv[i * ld + c]) }
+            func k(_ i: Int, _ c: Int) -> Double { Double(qkv[i * ld + hd + c]) }
+            func v(_ i: Int, _ c: Int) -> Double { Double(qkv[i * ld + 2 * hd + c]) }
+            var P = [[Double]](repeating: [Double](repeating: 0, count: t), count: t)
+            var out = [Double](repeating: 0, count: t * hd), dq = out, dk = out, dv = out
+            for i in 0..<t {
+                let s = (0...i).map { j in (0..<hd).reduce(0.0) { $0 + q(i, $1) * k(j, $1) } * Double(scale) }
+                let m = s.max()!, e = s.map { Foundation.exp($0 - m) }, z = e.reduce(0, +)
+                for j in 0...i { P[i][j] = e[j] / z; for c in 0..<hd { out[i * hd + c] += P[i][j] * v(j, c) } }
+                let dP = (0...i).map { j in (0..<hd).reduce(0.0) { $0 + Double(dy[i * hd + $1]) * v(j, $1) } }
+                let dot = (0...i).reduce(0.0) { $0 + P[i][$1] * dP[$1] }
+                for j in 0...i {
+                    let ds = P[i][j] * (dP[j] - dot) * Double(scale)
+                    for c in 0..<hd {
+                        dq[i * hd + c] += ds * k(j, c); dk[j * hd + c] += ds * q(i, c); dv[j * hd + c] += P[i][j] * Double(dy[i * hd + c])
+                    }
+                }
+            }
+            var o = nanFilled(t * hd), p = nanFilled(t * t)
+            var scratch = [Float](repeating: .nan, count: (hd + t) * ((t + 63) / 64 * 64))
+            qkv.withUnsafeBufferPointer { b in
+                tc_attention_forward(b.baseAddress!, b.baseAddress! + hd, b.baseAddress! + 2 * hd, ld, &o, hd, &p, t, hd, scale, &scratch)
+            }
+            var g = nanFilled(t * ld)
+            qkv.withUnsafeBufferPointer { b in
+                g.withUnsafeMutableBufferPointer { gb in
+                    tc_attention_backward(b.baseAddress!, b.baseAddress! + hd, b.baseAddress! + 2 * hd, ld, p, dy, hd,
+                                          gb.baseAddress!, gb.baseAddress! + hd, gb.baseAddress! + 2 * hd, t, hd, scale, 1, &scratch)
+                }
+            }
+            func check(_ name: String, _ got: (Int, Int) -> Float, _ want: [Double]) {
+                var worst = 0.0
+                for i in 0..<t { for c in 0..<hd { worst = max(worst, abs(Double(got(i, c)) - want[i * hd + c])) } }
+                XCTAssertLessThan(worst, 1e-4, "\(name), t \(t), head size \(hd)")
+            }
+            check("output", { o[$0 * hd + $1] }, out)
+            check("dq", { g[$0 * ld + $1] }, dq)
+            check("dk", { g[$0 * ld + hd + $1] }, dk)
+            check("dv", { g[$0 * ld + 2 * hd + $1] }, dv)
+            for i in 0..<t { for j in 0..<t { XCTAssertEqual(Double(p[i * t + j]), P[i][j], accuracy: 1e-5) } }
+        }
+    }
 }
