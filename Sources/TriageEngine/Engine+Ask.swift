@@ -33,8 +33,8 @@ public struct Answer: Codable, Sendable {
 }
 
 extension Engine {
-    /// Runs everything on one thread: for a process that answers only a handful of requests, a second
-    /// BLAS thread's spin-waiting costs more than it saves (`triage ask TEXT`'s cold start).
+    /// Runs everything on one thread: for a process that answers only a handful of requests, starting
+    /// worker threads costs more than they save (`triage ask TEXT`'s cold start).
     public static func useSingleThread() {
         BLAS.setThreads(1)
         Parallel.threads = 1
