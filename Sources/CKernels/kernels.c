@@ -260,35 +260,6 @@ CLONES void tc_adamw(float *restrict p, const float *restrict g, float *restrict
     }
 }
 
-CLONES void tc_attend_cached(const float *restrict q, const float *restrict kt, const float *restrict v, size_t n,
-                             size_t hd, size_t ctx, size_t vstride, float scale, float *restrict scores,
-                             float *restrict out) {
-    REASSOCIATE
-    SHORT_LOOP
-    for (size_t j = 0; j < n; j++) scores[j] = 0;
-    SHORT_LOOP
-    for (size_t c = 0; c < hd; c++) {  // keys stored transposed: this loop runs along positions, fully vectorised
-        const float *kc = kt + c * ctx;
-        float qc = q[c] * scale;
-        SHORT_LOOP
-        for (size_t j = 0; j < n; j++) scores[j] += qc * kc[j];
-    }
-    float mx = -INFINITY;
-    SHORT_LOOP
-    for (size_t j = 0; j < n; j++) mx = scores[j] > mx ? scores[j] : mx;
-    float sum = 0;
-    SHORT_LOOP
-    for (size_t j = 0; j < n; j++) { float e = fast_expf(scores[j] - mx); scores[j] = e; sum += e; }
-    float inv = 1.0f / sum;
-    SHORT_LOOP
-    for (size_t c = 0; c < hd; c++) out[c] = 0;
-    for (size_t j = 0; j < n; j++) {
-        const float *vj = v + j * vstride;
-        float pj = scores[j] * inv;
-        SHORT_LOOP
-        for (size_t c = 0; c < hd; c++) out[c] += pj * vj[c];
-    }
-}
 
 // Attention for one (sequence, head), register-blocked: accumulations run in blocks of 16 floats held
 // in vector registers, several independent blocks at a time so that FMA latency overlaps (one chain
@@ -363,6 +334,45 @@ static inline __attribute__((always_inline)) float max_of(const float *restrict 
     for (int l = 0; l < BLK; l++) mx = m[l] > mx ? m[l] : mx;
     for (; j < n; j++) mx = x[j] > mx ? x[j] : mx;
     return mx;
+}
+
+CLONES void tc_attend_cached(const float *restrict q, const float *restrict kt, const float *restrict v, size_t n,
+                             size_t hd, size_t ctx, size_t vstride, float scale, float *restrict scores,
+                             float *restrict out) {
+    REASSOCIATE
+    if (hd == 32 && ctx % SPAN == 0) {
+        // Register-blocked: score spans of 64 positions (cache rows are ctx wide, so a span never leaves
+        // its row; lanes past n hold junk that is never read), then the weighted sum in registers.
+        float qs[32];
+        for (size_t c = 0; c < 32; c++) qs[c] = q[c] * scale;
+        for (size_t jb = 0; jb < n; jb += SPAN) weighted_rows_span(qs, kt + jb, ctx, 32, scores + jb);
+        float mx = max_of(scores, n);
+        float sum = 0;
+        for (size_t j = 0; j < n; j++) { float e = fast_expf(scores[j] - mx); scores[j] = e; sum += e; }
+        float inv = 1.0f / sum;
+        for (size_t j = 0; j < n; j++) scores[j] *= inv;
+        weighted_sum32(scores, v, vstride, n, out, 0);
+        return;
+    }
+    SHORT_LOOP
+    for (size_t j = 0; j < n; j++) scores[j] = 0;
+    for (size_t c = 0; c < hd; c++) {  // keys stored transposed: this loop runs along positions
+        const float *kc = kt + c * ctx;
+        float qc = q[c] * scale;
+        SHORT_LOOP
+        for (size_t j = 0; j < n; j++) scores[j] += qc * kc[j];
+    }
+    float mx = max_of(scores, n);
+    float sum = 0;
+    for (size_t j = 0; j < n; j++) { float e = fast_expf(scores[j] - mx); scores[j] = e; sum += e; }
+    float inv = 1.0f / sum;
+    for (size_t c = 0; c < hd; c++) out[c] = 0;
+    for (size_t j = 0; j < n; j++) {
+        const float *vj = v + j * vstride;
+        float pj = scores[j] * inv;
+        SHORT_LOOP
+        for (size_t c = 0; c < hd; c++) out[c] += pj * vj[c];
+    }
 }
 
 // Four query rows at a time (hd = 32, the head size of every preset): each key, value, query or

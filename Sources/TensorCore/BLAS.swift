@@ -46,9 +46,10 @@ public enum BLAS {
 
     nonisolated(unsafe) private static var gemmThreads = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
-    /// Multiply-adds below which a product stays on the calling thread: waking a worker costs a few
-    /// microseconds, about what one core needs for this much work.
-    public static let splitThreshold = 1 << 19
+    /// Multiply-adds below which a product stays on the calling thread. Waking a parked worker takes
+    /// 10-30 µs, and one core does 4M multiply-adds in about 40: below that a split loses (a batch-1
+    /// prompt's products, 1-3M, ran 30% slower split at 512K).
+    public static let splitThreshold = 1 << 22
 
     /// Capability levels of OpenBLAS x86-64 cores, so a weaker choice than the CPU supports is recognisable.
     static func level(ofCore name: String) -> Int {
@@ -145,18 +146,18 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// y[m] = alpha * A[m,n] · x + beta * y, row-major. Large matrices are split by rows of A.
+    /// y[m] = alpha * A[m,n] · x + beta * y, row-major.
+    ///
+    /// The one place OpenBLAS's own threads still run: a matrix-vector product (one decoding step of
+    /// one request) takes microseconds, less than waking a parked worker, and OpenBLAS's threads are
+    /// awake (spinning) within it. Between such products nothing else needs the cores.
     @inline(__always)
     public static func sgemv(m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>,
                              beta: Float = 0, y: UnsafeMutablePointer<Float>) {
         _ = configuration
-        let workers = min(gemmThreads, max(1, (m * n) / (splitThreshold / 2)))
-        if workers <= 1 {
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
-            return
-        }
-        Parallel.indexedChunks(m, workers: workers) { _, r in
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(r.count), Int32(n), alpha, a + r.lowerBound * lda, Int32(lda), x, 1, beta, y + r.lowerBound, 1)
-        }
+        let threaded = gemmThreads > 1 && m * n >= 1 << 15
+        if threaded { openblas_set_num_threads(Int32(gemmThreads)) }
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
+        if threaded { openblas_set_num_threads(1) }
     }
 }
