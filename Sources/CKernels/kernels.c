@@ -336,6 +336,45 @@ static inline __attribute__((always_inline)) float max_of(const float *restrict 
     return mx;
 }
 
+/// Rows r0..r0+R of tc_linear_rows, R a compile-time constant after inlining.
+static inline __attribute__((always_inline)) void linear_rows_block(const float *restrict x, size_t in, const float *restrict wt,
+        size_t ldw, const float *restrict b, float *restrict y, size_t out, const int R) {
+    for (size_t o = 0; o < out; o += 2 * BLK) {
+        float a[8][2][BLK] = {{{0}}};
+        for (size_t k = 0; k < in; k++) {
+            const float *w = wt + k * ldw + o;
+            for (int r = 0; r < R; r++) {
+                float g = x[r * in + k];
+                for (int h = 0; h < 2; h++)
+                    for (int l = 0; l < BLK; l++) a[r][h][l] += g * w[h * BLK + l];
+            }
+        }
+        // Constant indices only, so the accumulators stay in registers; the last span may be partial.
+        if (out - o >= 2 * BLK) {
+            for (int r = 0; r < R; r++)
+                for (int h = 0; h < 2; h++)
+                    for (int l = 0; l < BLK; l++) y[r * out + o + h * BLK + l] = a[r][h][l] + b[o + h * BLK + l];
+        } else {
+            float tmp[8][2 * BLK];
+            for (int r = 0; r < R; r++)
+                for (int h = 0; h < 2; h++)
+                    for (int l = 0; l < BLK; l++) tmp[r][h * BLK + l] = a[r][h][l];
+            for (int r = 0; r < R; r++)
+                for (size_t c = 0; c < out - o; c++) y[r * out + o + c] = tmp[r][c] + b[o + c];
+        }
+    }
+}
+
+CLONES void tc_linear_rows(const float *restrict x, size_t m, size_t in, const float *restrict wt, size_t ldw,
+                           const float *restrict b, float *restrict y, size_t out) {
+    REASSOCIATE
+    size_t r = 0;
+    for (; r + 8 <= m; r += 8) linear_rows_block(x + r * in, in, wt, ldw, b, y + r * out, out, 8);
+    if (r + 4 <= m) { linear_rows_block(x + r * in, in, wt, ldw, b, y + r * out, out, 4); r += 4; }
+    if (r + 2 <= m) { linear_rows_block(x + r * in, in, wt, ldw, b, y + r * out, out, 2); r += 2; }
+    if (r < m) linear_rows_block(x + r * in, in, wt, ldw, b, y + r * out, out, 1);
+}
+
 CLONES void tc_attend_cached(const float *restrict q, const float *restrict kt, const float *restrict v, size_t n,
                              size_t hd, size_t ctx, size_t vstride, float scale, float *restrict scores,
                              float *restrict out) {

@@ -14,15 +14,31 @@ public final class Decoder {
     let cfg: ExpertConfig
     private struct LayerWeights {
         let ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fc1w, fc1b, fc2w, fc2b: UnsafeMutablePointer<Float>
+        let qkvT, projT, fc1T, fc2T: TransposedWeights
     }
+    /// A linear layer's weight transposed once to [in, out] (columns padded to 32), for the small-row
+    /// kernel of decoding steps: sgemm would repack the weights on every step, a fifth of the time.
+    private struct TransposedWeights {
+        let storage: TensorStorage
+        let ld: Int
+        init(_ w: UnsafePointer<Float>, out: Int, in inF: Int) {
+            ld = (out + 31) / 32 * 32
+            storage = TensorStorage(count: inF * ld)
+            for o in 0..<out { for k in 0..<inF { storage.pointer[k * ld + o] = w[o * inF + k] } }
+        }
+    }
+    /// Steps with at most this many rows use `tc_linear_rows`; larger ones (prompts) use sgemm.
+    static let smallRowLimit = 48
     private let layers: [LayerWeights]
     private let tokW, posW, lnfw, lnfb: UnsafeMutablePointer<Float>
+    private let headT: TransposedWeights
     /// Sequences the cache holds, and rows the scratch buffers hold.
     private var seqCapacity = 0, rowCapacity = 0
     private var kCache = TensorStorage(count: 0), vCache = TensorStorage(count: 0)
     private var x = TensorStorage(count: 0), h = TensorStorage(count: 0), qkv = TensorStorage(count: 0)
     private var att = TensorStorage(count: 0), ff = TensorStorage(count: 0), tmp = TensorStorage(count: 0)
     private var logits = TensorStorage(count: 0), scores = TensorStorage(count: 0)
+    private lazy var zeroBias = TensorStorage(count: cfg.vocab)
     /// Cores this decoder's own loops may use; 1 inside a shard, where the cores are already split by request.
     private let workerLimit: Int
     /// One decoder (own buffers, shared weights) per core, for batches split by request.
@@ -33,20 +49,32 @@ public final class Decoder {
     /// (each split costs a wake-up per product: ~13 per step); with very few requests one core is enough.
     public static let minimumRequestsPerShard = 4
 
-    public convenience init(model: Transformer) { self.init(model: model, workerLimit: Int.max) }
+    public convenience init(model: Transformer) { self.init(model: model, workerLimit: Int.max, sharing: nil) }
 
-    private init(model: Transformer, workerLimit: Int) {
+    /// `sharing`: a decoder of the same model whose weight views (and transposes) this one reuses.
+    private init(model: Transformer, workerLimit: Int, sharing other: Decoder?) {
         self.model = model
         self.workerLimit = workerLimit
         cfg = model.config
         func p(_ n: String) -> UnsafeMutablePointer<Float> { model.parameters[n]!.value.storage.pointer }
+        tokW = p("tok.weight"); posW = p("pos.weight"); lnfw = p("lnf.weight"); lnfb = p("lnf.bias")
+        if let other {
+            layers = other.layers
+            headT = other.headT
+            return
+        }
+        let (d, ff) = (cfg.dModel, cfg.dFF)
         layers = (0..<cfg.nLayers).map { i in
             let b = "blocks.\(i)"
             return LayerWeights(ln1w: p("\(b).ln1.weight"), ln1b: p("\(b).ln1.bias"), qkvw: p("\(b).qkv.weight"), qkvb: p("\(b).qkv.bias"),
                                 projw: p("\(b).proj.weight"), projb: p("\(b).proj.bias"), ln2w: p("\(b).ln2.weight"), ln2b: p("\(b).ln2.bias"),
-                                fc1w: p("\(b).fc1.weight"), fc1b: p("\(b).fc1.bias"), fc2w: p("\(b).fc2.weight"), fc2b: p("\(b).fc2.bias"))
+                                fc1w: p("\(b).fc1.weight"), fc1b: p("\(b).fc1.bias"), fc2w: p("\(b).fc2.weight"), fc2b: p("\(b).fc2.bias"),
+                                qkvT: TransposedWeights(p("\(b).qkv.weight"), out: 3 * d, in: d),
+                                projT: TransposedWeights(p("\(b).proj.weight"), out: d, in: d),
+                                fc1T: TransposedWeights(p("\(b).fc1.weight"), out: ff, in: d),
+                                fc2T: TransposedWeights(p("\(b).fc2.weight"), out: d, in: ff))
         }
-        tokW = p("tok.weight"); posW = p("pos.weight"); lnfw = p("lnf.weight"); lnfb = p("lnf.bias")
+        headT = TransposedWeights(tokW, out: cfg.vocab, in: d)
     }
 
     private func reserve(sequences: Int, rows: Int) {
@@ -73,8 +101,12 @@ public final class Decoder {
 
     /// y[rows, out] = x[rows, in] · Wᵀ + b
     @inline(__always)
-    private func linear(_ xp: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    private func linear(_ xp: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ wt: TransposedWeights, _ b: UnsafePointer<Float>,
                         _ y: UnsafeMutablePointer<Float>, rows: Int, inF: Int, outF: Int) {
+        if rows > 1 && rows <= Decoder.smallRowLimit {
+            tc_linear_rows(xp, rows, inF, wt.storage.pointer, wt.ld, b, y, outF)
+            return
+        }
         tc_fill_rows(y, b, rows, outF)
         if rows == 1 {  // gemv reads W once; sgemm would pack it on every call
             BLAS.sgemv(m: outF, n: inF, a: w, lda: inF, x: xp, beta: 1, y: y)
@@ -96,7 +128,7 @@ public final class Decoder {
         let scale = 1 / Float(hd).squareRoot()
         for (l, w) in layers.enumerated() {
             tc_layernorm_forward(xp, w.ln1w, w.ln1b, hp, nil, nil, rows, d, 1e-5)
-            linear(hp, w.qkvw, w.qkvb, qp, rows: rows, inF: d, outF: 3 * d)
+            linear(hp, w.qkvw, w.qkvT, w.qkvb, qp, rows: rows, inF: d, outF: 3 * d)
             // Keys are cached transposed per head ([slot, head, hd, ctx]) so scoring runs along positions;
             // values stay [slot, ctx, d] so the weighted sum runs along the head's components.
             let kBase = kCache.pointer + l * seqCapacity * ctx * d, vBase = vCache.pointer + l * seqCapacity * ctx * d
@@ -118,12 +150,12 @@ public final class Decoder {
                     }
                 }
             }
-            linear(ap, w.projw, w.projb, tmp.pointer, rows: rows, inF: d, outF: d)
+            linear(ap, w.projw, w.projT, w.projb, tmp.pointer, rows: rows, inF: d, outF: d)
             tc_accumulate(xp, tmp.pointer, rows * d)
             tc_layernorm_forward(xp, w.ln2w, w.ln2b, hp, nil, nil, rows, d, 1e-5)
-            linear(hp, w.fc1w, w.fc1b, fp, rows: rows, inF: d, outF: cfg.dFF)
+            linear(hp, w.fc1w, w.fc1T, w.fc1b, fp, rows: rows, inF: d, outF: cfg.dFF)
             tc_gelu_forward(fp, fp, rows * cfg.dFF)
-            linear(fp, w.fc2w, w.fc2b, tmp.pointer, rows: rows, inF: cfg.dFF, outF: d)
+            linear(fp, w.fc2w, w.fc2T, w.fc2b, tmp.pointer, rows: rows, inF: cfg.dFF, outF: d)
             tc_accumulate(xp, tmp.pointer, rows * d)
         }
         // Final LayerNorm and the tied head only for the rows whose next token is needed.
@@ -131,7 +163,11 @@ public final class Decoder {
             tc_layernorm_forward(xp + r * d, lnfw, lnfb, hp + i * d, nil, nil, 1, d, 1e-5)
         }
         let n = wanted.count, v = cfg.vocab
-        BLAS.sgemm(transA: false, transB: true, m: n, n: v, k: d, a: hp, lda: d, b: tokW, ldb: d, c: logits.pointer, ldc: v)
+        if n > 1 && n <= Decoder.smallRowLimit {
+            tc_linear_rows(hp, n, d, headT.storage.pointer, headT.ld, zeroBias.pointer, logits.pointer, v)
+        } else {
+            BLAS.sgemm(transA: false, transB: true, m: n, n: v, k: d, a: hp, lda: d, b: tokW, ldb: d, c: logits.pointer, ldc: v)
+        }
         var next = [Int32](repeating: 0, count: n)
         next.withUnsafeMutableBufferPointer { tc_argmax_rows(logits.pointer, $0.baseAddress!, n, v) }
         return next
@@ -172,7 +208,7 @@ public final class Decoder {
         if shardCount > 1 {
             // Contiguous shards of requests, each decoded start to finish on one core with single-threaded
             // products; a request's answer does not depend on which shard (or batch) it is in.
-            while shards.count < shardCount { shards.append(Decoder(model: model, workerLimit: 1)) }
+            while shards.count < shardCount { shards.append(Decoder(model: model, workerLimit: 1, sharing: self)) }
             var results = [[[Int32]]](repeating: [], count: shardCount)
             var failure: Error?
             let lock = NSLock()

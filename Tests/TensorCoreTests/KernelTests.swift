@@ -92,4 +92,25 @@ final class KernelTests: XCTestCase {
             for i in 0..<t { for j in 0..<t { XCTAssertEqual(Double(p[i * t + j]), P[i][j], accuracy: 1e-5) } }
         }
     }
+
+    /// The decoding steps' small-row linear kernel against a plain loop: every row-block size (8, 4, 2, 1)
+    /// and a partial last span of outputs.
+    func testLinearRowsKernel() {
+        var rng = RandomGenerator(seed: 4)
+        let (inF, outF) = (7, 40), ld = 64
+        let w = (0..<(outF * inF)).map { _ in rng.nextNormal() }, b = (0..<outF).map { _ in rng.nextNormal() }
+        var wt = [Float](repeating: 0, count: inF * ld)
+        for o in 0..<outF { for k in 0..<inF { wt[k * ld + o] = w[o * inF + k] } }
+        for m in [1, 2, 3, 7, 8, 15, 17] {
+            let x = (0..<(m * inF)).map { _ in rng.nextNormal() }
+            var y = nanFilled(m * outF)
+            tc_linear_rows(x, m, inF, wt, ld, b, &y, outF)
+            for r in 0..<m {
+                for o in 0..<outF {
+                    let want = b[o] + (0..<inF).reduce(Float(0)) { $0 + x[r * inF + $1] * w[o * inF + $1] }
+                    XCTAssertEqual(y[r * outF + o], want, accuracy: 1e-4, "rows \(m), row \(r), output \(o)")
+                }
+            }
+        }
+    }
 }

@@ -71,6 +71,12 @@ void tc_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, 
 void tc_attend_cached(const float *q, const float *kt, const float *v, size_t n, size_t hd, size_t ctx,
                       size_t vstride, float scale, float *scores, float *out);
 
+/// y[m, out] = x[m, in] · wt[in, ldw] (its first `out` columns) + b, for the few rows of a decoding step.
+/// `wt` is the weight matrix transposed once (ldw ≥ out rounded up to 32, padding zero), so no call
+/// packs the weights as sgemm does; rows go in blocks of 8 × 32 outputs held in registers.
+void tc_linear_rows(const float *x, size_t m, size_t in, const float *wt, size_t ldw, const float *b,
+                    float *y, size_t out);
+
 // ---- hashing (router features)
 uint64_t tc_fnv1a64(const uint8_t *bytes, size_t n);
 #endif
