@@ -375,6 +375,12 @@ CLONES void tc_linear_rows(const float *restrict x, size_t m, size_t in, const f
     if (r < m) linear_rows_block(x + r * in, in, wt, ldw, b, y + r * out, out, 1);
 }
 
+void tc_transpose(const float *restrict src, size_t lds, size_t rows, size_t cols, float *restrict dst, size_t ldd) {
+    // Column-outer: stores run along a cache row, and the few source rows stay in L1 across columns.
+    for (size_t c = 0; c < cols; c++)
+        for (size_t r = 0; r < rows; r++) dst[c * ldd + r] = src[r * lds + c];
+}
+
 CLONES void tc_attend_cached(const float *restrict q, const float *restrict kt, const float *restrict v, size_t n,
                              size_t hd, size_t ctx, size_t vstride, float scale, float *restrict scores,
                              float *restrict out) {

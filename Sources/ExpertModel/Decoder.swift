@@ -132,10 +132,18 @@ public final class Decoder {
             // Keys are cached transposed per head ([slot, head, hd, ctx]) so scoring runs along positions;
             // values stay [slot, ctx, d] so the weighted sum runs along the head's components.
             let kBase = kCache.pointer + l * seqCapacity * ctx * d, vBase = vCache.pointer + l * seqCapacity * ctx * d
-            for r in 0..<rows {
-                let kSrc = qp + r * 3 * d + d, slotK = kBase + slots[r] * d * ctx, pos = positions[r]
-                for c in 0..<d { slotK[c * ctx + pos] = kSrc[c] }
-                (vBase + (slots[r] * ctx + pos) * d).update(from: qp + r * 3 * d + 2 * d, count: d)
+            if let runs = prefillRuns {  // whole prompts: one transpose per prompt
+                for (start, len) in runs {
+                    let slot = slots[start]
+                    tc_transpose(qp + start * 3 * d + d, 3 * d, len, d, kBase + slot * d * ctx, ctx)
+                    for r in 0..<len { (vBase + (slot * ctx + r) * d).update(from: qp + (start + r) * 3 * d + 2 * d, count: d) }
+                }
+            } else {
+                for r in 0..<rows {
+                    let kSrc = qp + r * 3 * d + d, slotK = kBase + slots[r] * d * ctx, pos = positions[r]
+                    for c in 0..<d { slotK[c * ctx + pos] = kSrc[c] }
+                    (vBase + (slots[r] * ctx + pos) * d).update(from: qp + r * 3 * d + 2 * d, count: d)
+                }
             }
             if let runs = prefillRuns {
                 prefillAttention(runs: runs, qkv: qp, out: ap, scale: scale)

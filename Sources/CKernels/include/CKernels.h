@@ -77,6 +77,9 @@ void tc_attend_cached(const float *q, const float *kt, const float *v, size_t n,
 void tc_linear_rows(const float *x, size_t m, size_t in, const float *wt, size_t ldw, const float *b,
                     float *y, size_t out);
 
+/// dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols: a prompt's keys into the transposed cache.
+void tc_transpose(const float *src, size_t lds, size_t rows, size_t cols, float *dst, size_t ldd);
+
 // ---- hashing (router features)
 uint64_t tc_fnv1a64(const uint8_t *bytes, size_t n);
 #endif
