@@ -392,10 +392,12 @@ CLONES void tc_attend_cached(const float *restrict q, const float *restrict kt, 
         for (size_t c = 0; c < 32; c++) qs[c] = q[c] * scale;
         for (size_t jb = 0; jb < n; jb += SPAN) weighted_rows_span(qs, kt + jb, ctx, 32, scores + jb);
         float mx = max_of(scores, n);
+        // Whole 16-lane vectors (the span left room): a scalar tail of the exponential cost as much as the rest.
+        size_t n16 = (n + BLK - 1) / BLK * BLK;
         float sum = 0;
-        for (size_t j = 0; j < n; j++) { float e = fast_expf(scores[j] - mx); scores[j] = e; sum += e; }
+        for (size_t j = 0; j < n16; j++) { float e = fast_expf(scores[j] - mx); e = j < n ? e : 0.0f; scores[j] = e; sum += e; }
         float inv = 1.0f / sum;
-        for (size_t j = 0; j < n; j++) scores[j] *= inv;
+        for (size_t j = 0; j < n16; j++) scores[j] *= inv;
         weighted_sum32(scores, v, vstride, n, out, 0);
         return;
     }
@@ -487,10 +489,10 @@ CLONES void tc_attention_forward(const float *restrict q, const float *restrict 
                 weighted_rows_span4(qs4[0], qs4[1], qs4[2], qs4[3], kt + jb, tp, 32, s4[0] + jb, s4[1] + jb, s4[2] + jb, s4[3] + jb);
             for (int r = 0; r < RB; r++) {
                 float *sr = p + (i + r) * t, *row = s4[r];
-                size_t n = i + r + 1;
+                size_t n = i + r + 1, n16 = (n + BLK - 1) / BLK * BLK;  // whole vectors: see tc_attend_cached
                 float mx = max_of(row, n);
                 float sum = 0;
-                for (size_t j = 0; j < n; j++) { float e = fast_expf(row[j] - mx); row[j] = e; sum += e; }
+                for (size_t j = 0; j < n16; j++) { float e = fast_expf(row[j] - mx); e = j < n ? e : 0.0f; row[j] = e; sum += e; }
                 float inv = 1.0f / sum;
                 for (size_t j = 0; j < n; j++) sr[j] = row[j] * inv;
                 for (size_t j = n; j < t; j++) sr[j] = 0;
