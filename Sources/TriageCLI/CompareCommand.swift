@@ -9,16 +9,23 @@ struct Compare: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Experts to compare (comma-separated; default: all).") var experts: String?
     @Flag(help: "Train the baselines again.") var retrain = false
-    @Option(help: "At most this many test examples per task.") var limit: Int?
+    @Option(help: "Test examples per task: an evenly spaced subset of at most this many, so the default run takes about a minute on 2 cores.")
+    var limit: Int = 1000
+    @Flag(help: "Score every test example (the larger baseline makes this several minutes for the shipped suite).")
+    var all = false
     @Option(help: "Write a standalone HTML report (table and bar chart).") var report: String?
     @Option(help: "Also write the baselines to this directory (NAME/weights.safetensors and baseline.json), to ship them with a suite as Experts/_baselines.")
     var exportBaselines: String?
     @Flag(help: "Print JSON.") var json = false
 
+    func validate() throws {
+        guard limit > 0 else { throw ValidationError("--limit must be at least 1 (use --all to score every test example)") }
+    }
+
     func run() throws {
         try guarded {
             let engine = try openEngine(global)
-            let r = try engine.compare(experts: experts.map { $0.split(separator: ",").map(String.init) }, retrain: retrain, limit: limit,
+            let r = try engine.compare(experts: experts.map { $0.split(separator: ",").map(String.init) }, retrain: retrain, limit: all ? nil : limit,
                                        observer: { ProgressReporter(label: $0, json: json) }, log: note)
             if let dir = exportBaselines { note("exported \(try engine.exportBaselines(to: dir).joined(separator: ", ")) to \(dir)") }
             if let report { try Data(CompareHTML.render(r).utf8).write(to: URL(fileURLWithPath: report)); note("wrote \(report)") }

@@ -176,11 +176,17 @@ extension Engine {
         return (model, record)
     }
 
-    /// Runs the comparison on each expert's test set (at most `limit` examples per task).
+    /// Runs the comparison on each expert's test set, or on an evenly spaced subset of at most `limit`
+    /// examples per task (test files may be sorted: pronounce's are alphabetical).
     public func compare(experts names: [String]? = nil, retrain: Bool = false, limit: Int? = nil, latencySamples: Int = 20,
                         observer: (String) -> TrainingObserver?, log: (String) -> Void) throws -> CompareReport {
         var experts = try compareInputs(names: names)
-        if let limit { for i in experts.indices { experts[i].test = Array(experts[i].test.prefix(limit)) } }
+        if let limit {
+            for i in experts.indices where experts[i].test.count > limit {
+                let test = experts[i].test
+                experts[i].test = (0..<limit).map { test[$0 * test.count / limit] }
+            }
+        }
         // Disjointness: no test input in any training set any system sees (the baselines train on their union).
         let trainInputs = Set(experts.flatMap { $0.train.map(\.input) })
         let overlap = experts.reduce(0) { $0 + $1.test.filter { trainInputs.contains($0.input) }.count }
