@@ -116,9 +116,9 @@ public enum BLAS {
     @inline(__always)
     public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, maxWorkers: Int = .max) {
         _ = configuration
-        let workers = min(gemmThreads, max(1, (m * n * k) / splitThreshold))
+        let workers = min(gemmThreads, maxWorkers, max(1, (m * n * k) / splitThreshold))
         if workers <= 1 {
             rawSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return

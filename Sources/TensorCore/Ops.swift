@@ -93,15 +93,27 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let (xn, wn, bn) = (x.node, weight.node, bias?.node)
     let parents = bias.map { recordedParents(x, weight, $0) } ?? recordedParents(x, weight)
     return result(shape, out, parents, saving: [x, weight], op: "linear", started: started) { dy in
-        if let xn {
-            let (dx, fresh) = xn.gradForWrite()
-            BLAS.sgemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: dy, lda: outF, b: wp, ldb: inF,
-                       beta: fresh ? 0 : 1, c: dx, ldc: inF)
+        let dx = xn.map { $0.gradForWrite() }, dw = wn.map { $0.gradForWrite() }
+        let inputGrad = { (workers: Int) in
+            if let (g, fresh) = dx {
+                BLAS.sgemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: dy, lda: outF, b: wp, ldb: inF,
+                           beta: fresh ? 0 : 1, c: g, ldc: inF, maxWorkers: workers)
+            }
         }
-        if let wn {
-            let (dw, fresh) = wn.gradForWrite()
-            BLAS.sgemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: dy, lda: outF, b: xp, ldb: inF,
-                       beta: fresh ? 0 : 1, c: dw, ldc: inF)
+        let weightGrad = { (workers: Int) in
+            if let (g, fresh) = dw {
+                BLAS.sgemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: dy, lda: outF, b: xp, ldb: inF,
+                           beta: fresh ? 0 : 1, c: g, ldc: inF, maxWorkers: workers)
+            }
+        }
+        // The two products have the same FLOPs: on two or more cores they run side by side, each on
+        // one core, rather than one after the other split in halves (one wake-up instead of two, and
+        // neither repacks the operand the halves would share).
+        if dx != nil && dw != nil && BLAS.threads >= 2 && rows * inF * outF >= BLAS.splitThreshold {
+            Parallel.indexedChunks(2, workers: 2) { w, _ in w == 0 ? inputGrad(1) : weightGrad(1) }
+        } else {
+            inputGrad(.max)
+            weightGrad(.max)
         }
         if let bn { tc_sum_rows_into(dy, bn.gradPointer(), rows, outF) }
     }
