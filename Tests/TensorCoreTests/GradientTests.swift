@@ -22,6 +22,27 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// Large enough that with two cores the input and weight gradients run side by side (and forward
+    /// products split): the same gradients as on one core. Small shapes above are finite-difference checked.
+    func testLinearGradientsOnTwoCoresMatchOne() {
+        func grads(threads: Int) -> [[Float]] {
+            let saved = BLAS.threads
+            defer { BLAS.setThreads(saved) }
+            BLAS.setThreads(threads)
+            let x = randn([512, 96], seed: 1).requiringGrad(), w = randn([128, 96], seed: 2).requiringGrad()
+            let b = randn([128], seed: 3).requiringGrad()
+            let y = linear(x, weight: w, bias: b)
+            sum(y * randn([512, 128], seed: 4)).backward()
+            return [y.values, x.grad!.values, w.grad!.values, b.grad!.values]
+        }
+        let one = grads(threads: 1), two = grads(threads: 2)
+        for (name, (a, b)) in zip(["output", "input grad", "weight grad", "bias grad"], zip(one, two)) {
+            XCTAssertEqual(a.count, b.count)
+            let worst = zip(a, b).map { abs($0 - $1) / max(1, abs($0)) }.max()!
+            XCTAssertLessThan(worst, 1e-4, name)
+        }
+    }
+
     func testAddMulBroadcast() {
         checkGradients([randn([3, 4], seed: 1), randn([3, 4], seed: 2)]) { $0[0] + $0[1] }
         checkGradients([randn([3, 4], seed: 1), randn([4], seed: 2)]) { $0[0] + $0[1] }
