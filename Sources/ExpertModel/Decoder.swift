@@ -18,13 +18,20 @@ public final class Decoder {
     }
     /// A linear layer's weight transposed once to [in, out] (columns padded to 32), for the small-row
     /// kernel of decoding steps: sgemm would repack the weights on every step, a fifth of the time.
-    private struct TransposedWeights {
-        let storage: TensorStorage
-        let ld: Int
+    /// Built on first use: a process answering one request never needs it. Shards share one instance,
+    /// built before they start (`materialize`), so no two threads build it.
+    private final class TransposedWeights {
+        let source: UnsafePointer<Float>, out: Int, inF: Int, ld: Int
+        private var built: TensorStorage?
         init(_ w: UnsafePointer<Float>, out: Int, in inF: Int) {
-            ld = (out + 31) / 32 * 32
-            storage = TensorStorage(count: inF * ld)
-            for o in 0..<out { for k in 0..<inF { storage.pointer[k * ld + o] = w[o * inF + k] } }
+            (source, self.out, self.inF, ld) = (w, out, inF, (out + 31) / 32 * 32)
+        }
+        var pointer: UnsafeMutablePointer<Float> {
+            if let built { return built.pointer }
+            let s = TensorStorage(count: inF * ld)
+            for o in 0..<out { for k in 0..<inF { s.pointer[k * ld + o] = source[o * inF + k] } }
+            built = s
+            return s.pointer
         }
     }
     /// Steps with at most this many rows use `tc_linear_rows`; larger ones (prompts) use sgemm.
@@ -104,7 +111,7 @@ public final class Decoder {
     private func linear(_ xp: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ wt: TransposedWeights, _ b: UnsafePointer<Float>,
                         _ y: UnsafeMutablePointer<Float>, rows: Int, inF: Int, outF: Int) {
         if rows > 1 && rows <= Decoder.smallRowLimit {
-            tc_linear_rows(xp, rows, inF, wt.storage.pointer, wt.ld, b, y, outF)
+            tc_linear_rows(xp, rows, inF, wt.pointer, wt.ld, b, y, outF)
             return
         }
         tc_fill_rows(y, b, rows, outF)
@@ -172,7 +179,7 @@ public final class Decoder {
         }
         let n = wanted.count, v = cfg.vocab
         if n > 1 && n <= Decoder.smallRowLimit {
-            tc_linear_rows(hp, n, d, headT.storage.pointer, headT.ld, zeroBias.pointer, logits.pointer, v)
+            tc_linear_rows(hp, n, d, headT.pointer, headT.ld, zeroBias.pointer, logits.pointer, v)
         } else {
             BLAS.sgemm(transA: false, transB: true, m: n, n: v, k: d, a: hp, lda: d, b: tokW, ldb: d, c: logits.pointer, ldc: v)
         }
@@ -200,6 +207,11 @@ public final class Decoder {
         }
     }
 
+    private func materializeTransposes() {
+        for w in layers { _ = (w.qkvT.pointer, w.projT.pointer, w.fc1T.pointer, w.fc2T.pointer) }
+        _ = headT.pointer
+    }
+
     /// The longest prompt (in tokens, with BOS and SEP) this model accepts: one position must remain for output.
     public var maxPromptTokens: Int { cfg.context - 1 }
 
@@ -217,6 +229,7 @@ public final class Decoder {
             // Contiguous shards of requests, each decoded start to finish on one core with single-threaded
             // products; a request's answer does not depend on which shard (or batch) it is in.
             while shards.count < shardCount { shards.append(Decoder(model: model, workerLimit: 1, sharing: self)) }
+            materializeTransposes()
             var results = [[[Int32]]](repeating: [], count: shardCount)
             var failure: Error?
             let lock = NSLock()

@@ -199,6 +199,8 @@ extension Engine {
             let (m, r) = try baseline(plan, experts: experts, retrain: retrain, observer: observer(plan.name), log: log)
             singles.append((m, r, plan))
         }
+        // One decoder per single model for the whole run (building one transposes its weights).
+        let singleDecoders = singles.map { Decoder(model: $0.0) }
         // Answers of every system on every task.
         var tasks = [CompareReport.Task]()
         var allRight = [String: Int](), total = 0, routedRightToExpert = 0
@@ -218,9 +220,9 @@ extension Engine {
                 routed[i] = a.abstained && !a.fallback ? "" : (a.output ?? "")
             }
             var outputs = [CompareSystem.routed.rawValue: routed, CompareSystem.oracle.rawValue: oracle]
-            for (i, s) in singles.enumerated() {
+            for i in singles.indices {
                 let key = i == 0 ? CompareSystem.singleSameSize.rawValue : CompareSystem.singleSameParams.rawValue
-                outputs[key] = try Decoder(model: s.0).answer(inputs, maxOutputBytes: maxOut)
+                outputs[key] = try singleDecoders[i].answer(inputs, maxOutputBytes: maxOut)
             }
             var systems = [String: SystemScore]()
             for (k, preds) in outputs {
@@ -238,10 +240,10 @@ extension Engine {
                 t0 = MonotonicClock.now()
                 _ = try decoder(for: e.record).answer([input], maxOutputBytes: maxOut)
                 latencies[CompareSystem.oracle.rawValue, default: []].append((MonotonicClock.now() - t0) * 1e3)
-                for (i, s) in singles.enumerated() {
+                for i in singles.indices {
                     let key = i == 0 ? CompareSystem.singleSameSize.rawValue : CompareSystem.singleSameParams.rawValue
                     t0 = MonotonicClock.now()
-                    _ = try Decoder(model: s.0).answer([input], maxOutputBytes: maxOut)
+                    _ = try singleDecoders[i].answer([input], maxOutputBytes: maxOut)
                     latencies[key, default: []].append((MonotonicClock.now() - t0) * 1e3)
                 }
             }
