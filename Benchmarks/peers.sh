@@ -20,9 +20,11 @@ out = sys.argv[1]
 tr = [json.load(open(f"{out}/{f}")) for f in ("train.json", "train2.json")]
 dec = [json.loads(l) for f in ("decode.jsonl", "decode2.jsonl") for l in open(f"{out}/{f}")]
 pt = json.load(open(f"{out}/torch.json"))
-t_tok = max(r["tokens_per_s"] for r in tr)
-d1 = min(r["ms_per_request"] for r in dec if r["batch"] == 1)
-d32 = max(r["requests_per_s"] for r in dec if r["batch"] == 32)
+# Triage ran before and after the peer: the mean of its two runs (each a median), not the better one.
+mean = lambda xs: sum(xs) / len(xs)
+t_tok = mean([r["tokens_per_s"] for r in tr])
+d1 = mean([r["ms_per_request"] for r in dec if r["batch"] == 1])
+d32 = mean([r["requests_per_s"] for r in dec if r["batch"] == 32])
 p_tok = pt["train"]["tokens_per_s_median"]
 p1 = pt["decode_b1"]["ms_per_request"]["median"]
 p32 = pt["decode_b32"]["requests_per_s_median"]
