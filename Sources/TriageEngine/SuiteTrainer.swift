@@ -36,7 +36,7 @@ public struct SuiteSpec: Codable {
     }
 }
 
-/// Retrains the shipped suite in place: each expert's weights, metrics and manifest, then the suite
+/// Retrains the shipped suite in place: each expert's weights, metrics, manifest and README, then the suite
 /// router. Checkpoints live in `Experts/NAME/.checkpoint.safetensors` (not committed), so an interrupted
 /// run picks up where it stopped; an expert already trained with the current recipe and data is skipped.
 public enum SuiteTrainer {
@@ -75,6 +75,7 @@ public enum SuiteTrainer {
                 m.description = e.description
                 m.task = e.task
                 if m != old.manifest { try AtomicFile.write(try m.encoded(), to: dir + "/expert.json") }
+                try ExpertReadme.write(manifest: m, folder: dir)
                 continue
             }
             log("\(e.name): \(train.count) train, \(valid.count) valid, \(test.count) test; \(spec.recipe.steps) steps")
@@ -102,6 +103,7 @@ public enum SuiteTrainer {
             m.metrics = metrics
             m.source = provenance(dir)
             try AtomicFile.write(try m.encoded(), to: dir + "/expert.json")
+            try ExpertReadme.write(manifest: m, folder: dir)
             try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors")
             try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors.best.safetensors")
         }

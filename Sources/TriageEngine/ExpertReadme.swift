@@ -1,0 +1,78 @@
+import Foundation
+import ExpertModel
+import TensorCore
+
+/// The short `README.md` of a shipped expert (`Experts/NAME/README.md`): the task with examples, the
+/// data's source, licence and making, the model and training record, and the measured accuracy. It is
+/// written from the manifest and `source.json` whenever the suite is (re)trained, so the numbers in it
+/// are the manifest's and never drift from them.
+enum ExpertReadme {
+    static func render(manifest m: ExpertManifest, folder dir: String, examples: [Example], counts: [String: Int]) -> String {
+        var out = "# \(m.name)\n\n\(m.description)\n\n"
+        out += "Task: \(m.task ?? m.name). Input and output are text; an answer counts only if it matches exactly.\n\n"
+        out += "| input | output |\n| --- | --- |\n"
+        for e in examples { out += "| `\(cell(e.input))` | `\(cell(e.output))` |\n" }
+
+        let src = m.source ?? [:]
+        out += "\n## Data\n\n"
+        let package = [src["source.package"], src["source.version"]].compactMap { $0 }.joined(separator: " ")
+        if let module = src["source.module"] {
+            out += "Sampled from the `\(module)` module of \(package) (PyPI `mathematics-dataset`), as the paper does: "
+                + "training examples from the `train` regime (easy, medium and hard mixed equally), the test set from the "
+                + "`interpolate` regime, validation from `train` with a different seed. Each module runs in a fresh "
+                + "process with fixed seeds, so the files are reproducible byte for byte.\n\n"
+        } else {
+            out += "Taken from \(package) (the CMU Pronouncing Dictionary): lowercase word → ARPAbet phones with stress, "
+                + "first pronunciation only. Split by a hash of the word anyone can recompute: words with "
+                + "`int(sha256(\"holdout:\" + word), 16) % 20 == 0` are held out of every split (`holdout_words.txt`); "
+                + "of the rest, `int(sha256(word), 16) % 10` is 0 for test, 1 for validation, else training.\n\n"
+        }
+        out += "Examples longer than the 128-byte context (question + answer + 3 special tokens) were dropped when the "
+            + "data was made. Files: " + ["train", "valid", "test"].map { "`\($0).jsonl` \(counts[$0].map(String.init) ?? "?")" }.joined(separator: ", ")
+            + " examples. No test input appears in any expert's training data (checked by the test suite). "
+            + "Regenerate with `Experts/data/generate.py` (see `Experts/data/README.md`); every seed and count is in `source.json`.\n\n"
+        if let licence = src["licence.name"] {
+            out += "Licence: \(licence)" + (src["licence.url"].map { " (\($0))" } ?? "") + ". " + (src["licence.note"] ?? "") + "\n"
+        }
+
+        out += "\n## Model and training\n\n"
+        let c = m.config
+        out += "Byte-level decoder-only transformer: d_model \(c.dModel), \(c.nLayers) layers, \(c.nHeads) heads, MLP \(c.dFF), "
+            + "context \(c.context); \(m.parameters.formatted()) parameters; weights `\(m.weights)` (\(m.weightsDType ?? "F32")).\n"
+        if let t = m.training {
+            let o = t.options
+            out += "Recipe (`Experts/suite.json`, the same for every expert): \(o.steps ?? 0) steps of batch \(o.batchSize), AdamW peak "
+                + "learning rate \(o.learningRate) with \(o.warmupSteps) warm-up steps and cosine decay, weight decay \(o.weightDecay), "
+                + "gradient clipping \(o.clipNorm), seed \(o.seed).\n"
+            if let r = t.record {
+                out += String(format: "Trained in %.1f minutes on %d threads, %@ tokens, %.3g FLOPs; best validation exact match %.1f%% at step %d.\n",
+                              r.seconds / 60, r.threads, r.tokens.formatted(), r.flops, 100 * r.bestValidationAccuracy, r.bestStep)
+            }
+        }
+
+        out += "\n## Measured accuracy\n\n"
+        if let mt = m.metrics {
+            out += String(format: "Test exact match **%.2f%%** (n = %d)", 100 * mt.exactMatch, mt.n)
+            if let w = mt.wordErrorRate { out += String(format: ", word error rate %.2f%%", 100 * w) }
+            if let p = mt.phoneErrorRate { out += String(format: ", phone error rate %.2f%%", 100 * p) }
+            out += ". Reproduce: `triage eval Experts/\(m.name)/test.jsonl --expert \(m.name)` (or without `--expert`, "
+                + "through the router), or `bash Benchmarks/suite_eval.sh` for the whole suite.\n"
+        }
+        return out
+    }
+
+    private static func cell(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "`", with: "'") }
+
+    /// Writes `dir/README.md` from the manifest, the first examples of the training file and the files' sizes.
+    static func write(manifest: ExpertManifest, folder dir: String) throws {
+        var counts = [String: Int]()
+        var examples = [Example]()
+        for role in ["train", "valid", "test"] {
+            guard let file = manifest.data[role] else { continue }
+            let read = try ExampleReader.read(path: dir + "/" + file)
+            counts[role] = read.examples.count
+            if role == "train" { examples = Array(read.examples.prefix(3)) }
+        }
+        try AtomicFile.write(Data(render(manifest: manifest, folder: dir, examples: examples, counts: counts).utf8), to: dir + "/README.md")
+    }
+}
