@@ -26,6 +26,20 @@ final class SuiteDataTests: XCTestCase {
         }
     }
 
+    /// Every expert folder documents itself, with the accuracy its manifest records.
+    func testEachExpertHasAReadmeWithItsManifestAccuracy() throws {
+        for n in SuiteDataTests.names {
+            let dir = "\(SuiteDataTests.suite)/\(n)"
+            let readme = try String(contentsOfFile: dir + "/README.md", encoding: .utf8)
+            let manifest = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/expert.json"))) as? [String: Any])
+            let exact = try XCTUnwrap((manifest["metrics"] as? [String: Any])?["exact_match"] as? Double)
+            XCTAssert(readme.contains(String(format: "%.2f%%", 100 * exact)), "\(n)/README.md does not state the manifest's test accuracy")
+            for section in ["## Data", "## Model and training", "## Measured accuracy", "Licence:"] {
+                XCTAssert(readme.contains(section), "\(n)/README.md lacks \(section)")
+            }
+        }
+    }
+
     func testSizesAndContext() throws {
         for n in SuiteDataTests.names {
             let train = try examples(n, "train"), valid = try examples(n, "valid")
