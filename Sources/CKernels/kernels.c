@@ -4,6 +4,15 @@
 #include <math.h>
 #include <string.h>
 #include "CKernels.h"
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
+void tc_flush_denormals(void) {
+#if defined(__x86_64__)
+    _mm_setcsr(_mm_getcsr() | 0x8040);  // FTZ (bit 15) | DAZ (bit 6)
+#endif
+}
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__)) && defined(__linux__)
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))

@@ -120,6 +120,7 @@ public enum BLAS {
         _ = configuration
         let workers = min(gemmThreads, maxWorkers, max(1, (m * n * k) / splitThreshold))
         if workers <= 1 {
+            tc_flush_denormals()  // this thread may not have run a Parallel chunk yet
             rawSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return
         }

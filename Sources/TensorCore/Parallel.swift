@@ -19,9 +19,13 @@ public enum Parallel {
     }
 
     /// Calls `body(worker, range)` for `workers` contiguous chunks of 0..<n, so each worker can own a scratch slice.
+    /// Every thread that runs a chunk computes with denormals flushed to zero (`tc_flush_denormals`):
+    /// the setting is per thread, and GCD's workers are not ours to configure once.
     public static func indexedChunks(_ n: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
+        tc_flush_denormals()
         if workers <= 1 { body(0, 0..<n); return }
         DispatchQueue.concurrentPerform(iterations: workers) { w in
+            tc_flush_denormals()
             let lo = n * w / workers, hi = n * (w + 1) / workers
             if lo < hi { body(w, lo..<hi) }
         }

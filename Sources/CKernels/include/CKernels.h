@@ -80,6 +80,12 @@ void tc_linear_rows(const float *x, size_t m, size_t in, const float *wt, size_t
 /// dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols: a prompt's keys into the transposed cache.
 void tc_transpose(const float *src, size_t lds, size_t rows, size_t cols, float *dst, size_t ldd);
 
+// ---- floating-point environment
+/// Sets flush-to-zero and denormals-are-zero for the calling thread (x86 MXCSR; a no-op elsewhere).
+/// Without them a product whose operands hold denormals (late in training: tiny gradients, decayed
+/// weights) runs through microcode assists: a 7.6M-parameter model's training slowed 2.5x over 1,000 steps.
+void tc_flush_denormals(void);
+
 // ---- hashing (router features)
 uint64_t tc_fnv1a64(const uint8_t *bytes, size_t n);
 #endif
