@@ -113,4 +113,13 @@ final class KernelTests: XCTestCase {
             }
         }
     }
+
+    /// Compute threads treat denormals as zero (a denormal operand costs a microcode assist per FMA).
+    func testComputeThreadsFlushDenormals() {
+        Parallel.indexedChunks(1, workers: 1) { _, _ in }
+        var y: [Float] = [0]
+        let x: [Float] = [Float.leastNonzeroMagnitude]
+        tc_axpy(&y, x, 1, 1)
+        XCTAssertEqual(y[0], 0, "a denormal input was not treated as zero")
+    }
 }
