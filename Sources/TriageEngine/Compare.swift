@@ -205,7 +205,8 @@ extension Engine {
         var tasks = [CompareReport.Task]()
         var allRight = [String: Int](), total = 0, routedRightToExpert = 0
         var latencies = [String: [Double]]()
-        for e in experts {
+        let scoringStart = MonotonicClock.now()
+        for (k, e) in experts.enumerated() {
             let inputs = e.test.map(\.input), refs = e.test.map(\.output), maxOut = e.manifest.maxOutputBytes
             let oracle = try decoder(for: e.record).answer(inputs, maxOutputBytes: maxOut)
             // A request the router sends to its own expert gets exactly the oracle's answer (decoding does not
@@ -232,6 +233,11 @@ extension Engine {
             }
             total += inputs.count
             tasks.append(.init(task: e.record.name, n: inputs.count, routerAccuracy: routerAcc, metric: e.manifest.metric, systems: systems))
+            // Scoring the larger baseline takes minutes on the full test sets: say where it is, with an estimate.
+            let done = experts.prefix(k + 1).reduce(0) { $0 + $1.test.count }, all = experts.reduce(0) { $0 + $1.test.count }
+            let elapsed = MonotonicClock.now() - scoringStart
+            log(String(format: "scored %@ (%d/%d tasks, %d examples): %.0f s so far, about %.0f s to go", e.record.name, k + 1, experts.count,
+                       inputs.count, elapsed, elapsed / Double(done) * Double(all - done)))
             // Latency: single requests, process-warm, a few per task.
             for input in inputs.prefix(latencySamples) {
                 var t0 = MonotonicClock.now()

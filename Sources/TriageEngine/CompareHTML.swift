@@ -42,7 +42,8 @@ public enum CompareHTML {
             rows += "<tr><td>\(esc(t.task))</td><td>\(t.n)</td><td>\(pct(t.routerAccuracy))</td>"
             for sys in order {
                 let s = t.systems[sys]
-                rows += "<td>\(pct(s?.exactMatch))\(s?.phoneErrorRate.map { " <small>(PER \(pct($0)))</small>" } ?? "")</td>"
+                let own = [s?.wordErrorRate.map { "WER \(pct($0))" }, s?.phoneErrorRate.map { "PER \(pct($0))" }].compactMap { $0 }
+                rows += "<td>\(pct(s?.exactMatch))\(own.isEmpty ? "" : " <small>(\(own.joined(separator: ", ")))</small>")</td>"
             }
             rows += "</tr>"
         }
