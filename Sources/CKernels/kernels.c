@@ -435,35 +435,17 @@ CLONES void tc_attend_cached(const float *restrict q, const float *restrict kt, 
 // output-gradient row is loaded once for four rows' sums, so the loops run on FMAs, not loads.
 #define RB 4
 
-/// o_r[0..SPAN) = Σ_c w_r[c] · rows[c * stride + 0..SPAN) for r < 4: sixteen independent 16-wide chains.
-static inline __attribute__((always_inline)) void weighted_rows_span4(const float *restrict w0, const float *restrict w1,
+/// o_r[0..16·blocks) = (or +=, with accumulate) Σ_j w_r[j] · rows[j * stride + 0..16·blocks) for r < 4:
+/// 4 × blocks independent 16-wide chains. `blocks` is 4 (score spans of 64 positions) or 2 (head size
+/// 32); a constant at every call, so each use compiles to its own register-resident loop.
+static inline __attribute__((always_inline)) void weighted_rows4(const float *restrict w0, const float *restrict w1,
         const float *restrict w2, const float *restrict w3, const float *restrict rows, size_t stride, size_t count,
-        float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3) {
+        const int blocks, float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3, int accumulate) {
     float a[RB][4][BLK] = {{{0}}};
-    for (size_t c = 0; c < count; c++) {
-        const float *r = rows + c * stride;
-        float g0 = w0[c], g1 = w1[c], g2 = w2[c], g3 = w3[c];
-        for (int b = 0; b < 4; b++)
-            for (int l = 0; l < BLK; l++) {
-                float x = r[b * BLK + l];
-                a[0][b][l] += g0 * x; a[1][b][l] += g1 * x; a[2][b][l] += g2 * x; a[3][b][l] += g3 * x;
-            }
-    }
-    for (int b = 0; b < 4; b++)
-        for (int l = 0; l < BLK; l++) {
-            o0[b * BLK + l] = a[0][b][l]; o1[b * BLK + l] = a[1][b][l]; o2[b * BLK + l] = a[2][b][l]; o3[b * BLK + l] = a[3][b][l];
-        }
-}
-
-/// o_r[0..32) = (or +=) Σ_j w_r[j] · rows[j * stride + 0..32) for r < 4: eight chains.
-static inline __attribute__((always_inline)) void weighted_sum32_rows4(const float *restrict w0, const float *restrict w1,
-        const float *restrict w2, const float *restrict w3, const float *restrict rows, size_t stride, size_t count,
-        float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3, int accumulate) {
-    float a[RB][2][BLK] = {{{0}}};
     for (size_t j = 0; j < count; j++) {
         const float *r = rows + j * stride;
         float g0 = w0[j], g1 = w1[j], g2 = w2[j], g3 = w3[j];
-        for (int b = 0; b < 2; b++)
+        for (int b = 0; b < blocks; b++)
             for (int l = 0; l < BLK; l++) {
                 float x = r[b * BLK + l];
                 a[0][b][l] += g0 * x; a[1][b][l] += g1 * x; a[2][b][l] += g2 * x; a[3][b][l] += g3 * x;
@@ -471,7 +453,7 @@ static inline __attribute__((always_inline)) void weighted_sum32_rows4(const flo
     }
     float *o[RB] = {o0, o1, o2, o3};
     for (int q = 0; q < RB; q++)
-        for (int b = 0; b < 2; b++)
+        for (int b = 0; b < blocks; b++)
             for (int l = 0; l < BLK; l++) {
                 if (accumulate) o[q][b * BLK + l] += a[q][b][l]; else o[q][b * BLK + l] = a[q][b][l];
             }
@@ -495,7 +477,7 @@ CLONES void tc_attention_forward(const float *restrict q, const float *restrict 
             for (int r = 0; r < RB; r++)
                 for (size_t c = 0; c < 32; c++) qs4[r][c] = q[(i + r) * ld + c] * scale;
             for (size_t jb = 0; jb < nmax; jb += SPAN)
-                weighted_rows_span4(qs4[0], qs4[1], qs4[2], qs4[3], kt + jb, tp, 32, s4[0] + jb, s4[1] + jb, s4[2] + jb, s4[3] + jb);
+                weighted_rows4(qs4[0], qs4[1], qs4[2], qs4[3], kt + jb, tp, 32, 4, s4[0] + jb, s4[1] + jb, s4[2] + jb, s4[3] + jb, 0);
             for (int r = 0; r < RB; r++) {
                 float *sr = p + (i + r) * t, *row = s4[r];
                 size_t n = i + r + 1, n16 = (n + BLK - 1) / BLK * BLK;  // whole vectors: see tc_attend_cached
@@ -507,8 +489,8 @@ CLONES void tc_attention_forward(const float *restrict q, const float *restrict 
                 for (size_t j = n; j < t; j++) sr[j] = 0;
             }
             const float *p0 = p + i * t;
-            weighted_sum32_rows4(p0, p0 + t, p0 + 2 * t, p0 + 3 * t, v, ld, nmax,
-                                 out + i * ldo, out + (i + 1) * ldo, out + (i + 2) * ldo, out + (i + 3) * ldo, 0);
+            weighted_rows4(p0, p0 + t, p0 + 2 * t, p0 + 3 * t, v, ld, nmax, 2,
+                           out + i * ldo, out + (i + 1) * ldo, out + (i + 2) * ldo, out + (i + 3) * ldo, 0);
         }
     }
     for (; i < t; i++) {
@@ -550,8 +532,8 @@ CLONES void tc_attention_backward(const float *restrict q, const float *restrict
             const float *dy0 = dy + i * ldo;
             float *ds0 = ds + i * tp;
             for (size_t jb = 0; jb < nmax; jb += SPAN)
-                weighted_rows_span4(dy0, dy0 + ldo, dy0 + 2 * ldo, dy0 + 3 * ldo, vt + jb, tp, 32,
-                                    ds0 + jb, ds0 + tp + jb, ds0 + 2 * tp + jb, ds0 + 3 * tp + jb);
+                weighted_rows4(dy0, dy0 + ldo, dy0 + 2 * ldo, dy0 + 3 * ldo, vt + jb, tp, 32, 4,
+                               ds0 + jb, ds0 + tp + jb, ds0 + 2 * tp + jb, ds0 + 3 * tp + jb, 0);
             for (int r = 0; r < RB; r++) {
                 const float *pi = p + (i + r) * t;
                 float *dsi = ds0 + r * tp;
@@ -561,8 +543,8 @@ CLONES void tc_attention_backward(const float *restrict q, const float *restrict
                 for (size_t j = 0; j < n; j++) dsi[j] = pi[j] * (dsi[j] - dot) * scale;
                 for (size_t j = n; j < nmax; j++) dsi[j] = 0;
             }
-            weighted_sum32_rows4(ds0, ds0 + tp, ds0 + 2 * tp, ds0 + 3 * tp, k, ld, nmax,
-                                 dq + i * ld, dq + (i + 1) * ld, dq + (i + 2) * ld, dq + (i + 3) * ld, accumulate);
+            weighted_rows4(ds0, ds0 + tp, ds0 + 2 * tp, ds0 + 3 * tp, k, ld, nmax, 2,
+                           dq + i * ld, dq + (i + 1) * ld, dq + (i + 2) * ld, dq + (i + 3) * ld, accumulate);
         }
     }
     for (; i < t; i++) {
