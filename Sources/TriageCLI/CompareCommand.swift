@@ -5,11 +5,11 @@ import TriageEngine
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Routed narrow experts vs one model trained on everything at equal compute, per task.",
-        discussion: "The single-model baselines are trained on first use (with progress and checkpoints) and stored in the registry; --retrain trains them again.")
+        discussion: "The single-model baselines come from the suite's Experts/_baselines when they were trained for exactly the registered experts; otherwise they are trained on first use (with progress and checkpoints). Either way they are stored in the registry and reused; --retrain trains them again.")
     @OptionGroup var global: GlobalOptions
     @Option(help: "Experts to compare (comma-separated; default: all).") var experts: String?
     @Flag(help: "Train the baselines again.") var retrain = false
-    @Option(help: "Test examples per task: an evenly spaced subset of at most this many, so the default run takes about a minute on 2 cores.")
+    @Option(help: "Test examples per task: an evenly spaced subset of at most this many, so the shipped suite's default run takes about a minute and a half on 2 cores.")
     var limit: Int = 1000
     @Flag(help: "Score every test example (the larger baseline makes this several minutes for the shipped suite).")
     var all = false
