@@ -78,6 +78,8 @@ struct Experts: ParsableCommand {
         @Option(help: "Peak learning rate.") var learningRate: Float = 1e-3
         @Option(help: "Batch size (examples).") var batchSize = 32
         @Option(help: "What the expert does.") var description: String?
+        @Option(help: ArgumentHelp("Start from these weights instead of random ones (fine-tuning), e.g. another expert's weights.safetensors; its config must be the preset's.", valueName: "weights.safetensors"))
+        var initFrom: String?
         @Flag(help: "Skip malformed lines (and report them) instead of stopping at the first.") var skipBadLines = false
         @Flag(help: "Replace an existing expert of the same name (its version goes up).") var replace = false
         @Flag(help: "Progress and summary as JSON.") var json = false
@@ -102,6 +104,7 @@ struct Experts: ParsableCommand {
                 req.description = description
                 req.skipBadLines = skipBadLines
                 req.replace = replace
+                req.initFrom = initFrom
                 let progress = ProgressReporter(label: name, json: json)
                 defer { progress.finish() }
                 let s = try engine.addExpert(req, observer: progress, log: note)

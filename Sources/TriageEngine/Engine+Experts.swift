@@ -16,6 +16,8 @@ public struct AddRequest {
     public var description: String?
     public var skipBadLines = false
     public var replace = false
+    /// Weights to start from instead of a random initialisation (fine-tuning); their config must be the preset's.
+    public var initFrom: String?
     public init(name: String, dataPath: String, options: TrainingOptions) {
         self.name = name
         self.dataPath = dataPath
@@ -100,7 +102,18 @@ extension Engine {
         // Train in a run folder of the home; a rerun with the same data and options resumes from its checkpoint.
         let runDir = registry.home + "/runs/\(req.name)"
         try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
-        let model = try Transformer(config: config, seed: options.seed)
+        var initialSHA: String?
+        let model: Transformer
+        if let base = req.initFrom {
+            guard FileManager.default.fileExists(atPath: base) else { throw TriageError.notFound("--init-from \(base): no such file") }
+            model = try Transformer.load(from: base)
+            guard model.config == config else {
+                throw TriageError.badInput("--init-from \(base): its model is d_model \(model.config.dModel), \(model.config.nLayers) layers, context \(model.config.context), not the \(req.preset) preset's; pass the matching --preset")
+            }
+            initialSHA = try SHA256.hex(ofFile: base)
+        } else {
+            model = try Transformer(config: config, seed: options.seed)
+        }
         let trainer = try Trainer(model: model, train: train, validation: valid, options: options, checkpointPath: runDir + "/checkpoint.safetensors")
         let record = try trainer.run(resume: true, observer: observer)
         try Failpoint.reach("train.done")
@@ -109,7 +122,7 @@ extension Engine {
         var manifest = ExpertManifest(name: req.name, description: req.description ?? "trained from \((req.dataPath as NSString).lastPathComponent)",
                                       config: config, maxOutputBytes: maxOutput,
                                       data: ["train": "train.jsonl", "valid": "valid.jsonl", "test": "test.jsonl"])
-        manifest.training = .init(options: options, record: record)
+        manifest.training = .init(options: options, record: record, initialWeightsSHA256: initialSHA)
         manifest.metrics = metrics
         manifest.metrics?.validationExactMatch = record.bestValidationAccuracy
 

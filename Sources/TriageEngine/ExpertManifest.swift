@@ -27,6 +27,12 @@ public struct ExpertManifest: Codable, Equatable {
     public struct TrainingSection: Codable, Equatable {
         public var options: TrainingOptions
         public var record: TrainingRecord?
+        /// SHA-256 of the weights training started from (`experts add --init-from`); nil for a random start.
+        public var initialWeightsSHA256: String?
+        enum CodingKeys: String, CodingKey { case options, record, initialWeightsSHA256 = "initial_weights_sha256" }
+        public init(options: TrainingOptions, record: TrainingRecord?, initialWeightsSHA256: String? = nil) {
+            (self.options, self.record, self.initialWeightsSHA256) = (options, record, initialWeightsSHA256)
+        }
     }
 
     enum CodingKeys: String, CodingKey {

@@ -92,6 +92,30 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try h.dump(), before, "\(args) changed the registry", file: file, line: line)
     }
 
+    /// `--init-from` starts training from given weights: one step at a negligible rate keeps the base
+    /// expert's skill (a random start is near 0%), the manifest records the weights' hash, and weights of
+    /// another size are refused.
+    func testInitFromStartsFromGivenWeights() throws {
+        let h = try copyOfBase()
+        let folder = h.work + "/rev-export"
+        XCTAssertEqual(try h.run("experts", "export", "rev", folder).status, 0)
+        let weights = folder + "/weights.safetensors"
+        let data = h.write("rev2.jsonl", CLIHarness.data("rev", count: 800, seed: 99))
+        let add = try h.run("experts", "add", "rev2", "--data", data, "--preset", "nano", "--steps", "1", "--learning-rate", "1e-7",
+                            "--init-from", weights, "--json")
+        XCTAssertEqual(add.status, 0, add.stderr)
+        let summary = try json(add.stdout.split(separator: "\n").last.map(String.init) ?? "")
+        let exact = try XCTUnwrap((summary["metrics"] as? [String: Any])?["exact_match"] as? Double)
+        XCTAssertGreaterThan(exact, 0.5, "one step from the base's weights should keep most of its skill")
+        let show = try json(try h.run("experts", "show", "rev2", "--json").stdout)
+        let training = try XCTUnwrap(show["training"] as? [String: Any])
+        XCTAssertEqual(training["initial_weights_sha256"] as? String, SHA256.hex(of: try Data(contentsOf: URL(fileURLWithPath: weights))))
+
+        let wrongSize = try h.run("experts", "add", "rev3", "--data", data, "--preset", "tiny", "--steps", "1", "--init-from", weights)
+        XCTAssertEqual(wrongSize.status, 2, wrongSize.stderr)
+        XCTAssert(wrongSize.stderr.contains("--preset"), wrongSize.stderr)
+    }
+
     func testBadInputIsRejectedAndChangesNothing() throws {
         let h = try copyOfBase()
         let add = { (file: String) in ["experts", "add", "x", "--data", file, "--preset", "nano", "--steps", "5"] }
