@@ -45,6 +45,9 @@ public final class Decoder {
     private var x = TensorStorage(count: 0), h = TensorStorage(count: 0), qkv = TensorStorage(count: 0)
     private var att = TensorStorage(count: 0), ff = TensorStorage(count: 0), tmp = TensorStorage(count: 0)
     private var logits = TensorStorage(count: 0), scores = TensorStorage(count: 0)
+    /// Prompt attention's per-worker scratch: a [ctx, ctx] probability block in `scores` and a key tile
+    /// here, for this many workers (the thread count when the buffers were sized).
+    private var promptTiles = TensorStorage(count: 0), promptWorkers = 0
     private lazy var zeroBias = TensorStorage(count: cfg.vocab)
     /// Cores this decoder's own loops may use; 1 inside a shard, where the cores are already split by request.
     private let workerLimit: Int
@@ -102,7 +105,9 @@ public final class Decoder {
             ff = TensorStorage(count: rows * cfg.dFF, zeroed: false)
             logits = TensorStorage(count: rows * cfg.vocab, zeroed: false)
             // Row-wise attention needs a score row per (row, head); prompt attention a [ctx, ctx] block per worker.
-            scores = TensorStorage(count: max(rows * cfg.nHeads * cfg.context, Parallel.threads * cfg.context * cfg.context), zeroed: false)
+            promptWorkers = Parallel.threads
+            scores = TensorStorage(count: max(rows * cfg.nHeads * cfg.context, promptWorkers * cfg.context * cfg.context), zeroed: false)
+            promptTiles = TensorStorage(count: promptWorkers * promptTileCount, zeroed: false)
         }
     }
 
@@ -139,18 +144,17 @@ public final class Decoder {
             // Keys are cached transposed per head ([slot, head, hd, ctx]) so scoring runs along positions;
             // values stay [slot, ctx, d] so the weighted sum runs along the head's components.
             let kBase = kCache.pointer + l * seqCapacity * ctx * d, vBase = vCache.pointer + l * seqCapacity * ctx * d
+            // `count` consecutive rows from `first` hold positions `position`… of one sequence.
+            func cache(first: Int, count: Int, slot: Int, position: Int) {
+                tc_transpose(qp + first * 3 * d + d, 3 * d, count, d, kBase + slot * d * ctx + position, ctx)
+                for r in 0..<count {
+                    (vBase + (slot * ctx + position + r) * d).update(from: qp + (first + r) * 3 * d + 2 * d, count: d)
+                }
+            }
             if let runs = prefillRuns {  // whole prompts: one transpose per prompt
-                for (start, len) in runs {
-                    let slot = slots[start]
-                    tc_transpose(qp + start * 3 * d + d, 3 * d, len, d, kBase + slot * d * ctx, ctx)
-                    for r in 0..<len { (vBase + (slot * ctx + r) * d).update(from: qp + (start + r) * 3 * d + 2 * d, count: d) }
-                }
+                for (start, len) in runs { cache(first: start, count: len, slot: slots[start], position: 0) }
             } else {
-                for r in 0..<rows {
-                    let kSrc = qp + r * 3 * d + d, slotK = kBase + slots[r] * d * ctx, pos = positions[r]
-                    for c in 0..<d { slotK[c * ctx + pos] = kSrc[c] }
-                    (vBase + (slots[r] * ctx + pos) * d).update(from: qp + r * 3 * d + 2 * d, count: d)
-                }
+                for r in 0..<rows { cache(first: r, count: 1, slot: slots[r], position: positions[r]) }
             }
             if let runs = prefillRuns {
                 prefillAttention(runs: runs, qkv: qp, out: ap, scale: scale)
@@ -178,11 +182,7 @@ public final class Decoder {
             tc_layernorm_forward(xp + r * d, lnfw, lnfb, hp + i * d, nil, nil, 1, d, 1e-5)
         }
         let n = wanted.count, v = cfg.vocab
-        if n > 1 && n <= Decoder.smallRowLimit {
-            tc_linear_rows(hp, n, d, headT.pointer, headT.ld, zeroBias.pointer, logits.pointer, v)
-        } else {
-            BLAS.sgemm(transA: false, transB: true, m: n, n: v, k: d, a: hp, lda: d, b: tokW, ldb: d, c: logits.pointer, ldc: v)
-        }
+        linear(hp, tokW, headT, zeroBias.pointer, logits.pointer, rows: n, inF: d, outF: v)  // the tied head has no bias
         var next = [Int32](repeating: 0, count: n)
         next.withUnsafeMutableBufferPointer { tc_argmax_rows(logits.pointer, $0.baseAddress!, n, v) }
         return next
@@ -194,18 +194,20 @@ public final class Decoder {
         let d = cfg.dModel, heads = cfg.nHeads, hd = d / heads, ctx = cfg.context
         let sp = scores.pointer
         let jobs = runs.count * heads
-        Parallel.indexedChunks(jobs, workers: min(workerLimit, Parallel.threads, max(1, jobs / 4))) { w, range in
-            let p = sp + w * ctx * ctx
-            let tile = TensorStorage(count: hd * ((ctx + 63) / 64 * 64), zeroed: false)
+        let tiles = promptTiles.pointer, tileCount = promptTileCount
+        Parallel.indexedChunks(jobs, workers: min(workerLimit, promptWorkers, max(1, jobs / 4))) { w, range in
+            let p = sp + w * ctx * ctx, tile = tiles + w * tileCount
             for job in range {
                 let (start, len) = runs[job / heads]
                 let hh = job % heads
                 let base = qp + start * 3 * d + hh * hd
-                tc_attention_forward(base, base + d, base + 2 * d, 3 * d, ap + start * d + hh * hd, d, p, len, hd, scale, tile.pointer)
+                tc_attention_forward(base, base + d, base + 2 * d, 3 * d, ap + start * d + hh * hd, d, p, len, hd, scale, tile)
             }
-            withExtendedLifetime(tile) {}
         }
     }
+
+    /// Floats of one key tile of `tc_attention_forward`: head size × context padded to 64 positions.
+    private var promptTileCount: Int { cfg.dModel / cfg.nHeads * ((cfg.context + 63) / 64 * 64) }
 
     private func materializeTransposes() {
         for w in layers { _ = (w.qkvT.pointer, w.projT.pointer, w.fc1T.pointer, w.fc2T.pointer) }

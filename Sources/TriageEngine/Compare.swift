@@ -199,7 +199,7 @@ extension Engine {
             let (m, r) = try baseline(plan, experts: experts, retrain: retrain, observer: observer(plan.name), log: log)
             singles.append((m, r, plan))
         }
-        // One decoder per single model for the whole run (building one transposes its weights).
+        // One decoder per single model for the whole run: its buffers and weight transposes are reused.
         let singleDecoders = singles.map { Decoder(model: $0.0) }
         // Answers of every system on every task.
         var tasks = [CompareReport.Task]()

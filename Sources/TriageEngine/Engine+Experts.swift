@@ -105,12 +105,14 @@ extension Engine {
         var initialSHA: String?
         let model: Transformer
         if let base = req.initFrom {
-            guard FileManager.default.fileExists(atPath: base) else { throw TriageError.notFound("--init-from \(base): no such file") }
-            model = try Transformer.load(from: base)
+            guard let weights = FileManager.default.contents(atPath: base) else { throw TriageError.notFound("--init-from \(base): cannot read the file") }
+            let file: SafeTensors.File
+            do { file = try SafeTensors.read(data: weights) } catch { throw TriageError.badInput("--init-from \(base): \(error)") }
+            model = try Transformer.load(file, origin: base)
             guard model.config == config else {
                 throw TriageError.badInput("--init-from \(base): its model is d_model \(model.config.dModel), \(model.config.nLayers) layers, context \(model.config.context), not the \(req.preset) preset's; pass the matching --preset")
             }
-            initialSHA = try SHA256.hex(ofFile: base)
+            initialSHA = SHA256.hex(of: weights)
         } else {
             model = try Transformer(config: config, seed: options.seed)
         }

@@ -7,7 +7,7 @@ import TensorCore
 /// written from the manifest and `source.json` whenever the suite is (re)trained, so the numbers in it
 /// are the manifest's and never drift from them.
 enum ExpertReadme {
-    static func render(manifest m: ExpertManifest, folder dir: String, examples: [Example], counts: [String: Int]) -> String {
+    static func render(manifest m: ExpertManifest, examples: [Example], counts: [String: Int]) -> String {
         var out = "# \(m.name)\n\n\(m.description)\n\n"
         out += "Task: \(m.task ?? m.name). Input and output are text; an answer counts only if it matches exactly.\n\n"
         out += "| input | output |\n| --- | --- |\n"
@@ -63,16 +63,10 @@ enum ExpertReadme {
 
     private static func cell(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "`", with: "'") }
 
-    /// Writes `dir/README.md` from the manifest, the first examples of the training file and the files' sizes.
-    static func write(manifest: ExpertManifest, folder dir: String) throws {
-        var counts = [String: Int]()
-        var examples = [Example]()
-        for role in ["train", "valid", "test"] {
-            guard let file = manifest.data[role] else { continue }
-            let read = try ExampleReader.read(path: dir + "/" + file)
-            counts[role] = read.examples.count
-            if role == "train" { examples = Array(read.examples.prefix(3)) }
-        }
-        try AtomicFile.write(Data(render(manifest: manifest, folder: dir, examples: examples, counts: counts).utf8), to: dir + "/README.md")
+    /// Writes `dir/README.md` from the manifest and the expert's data (already read by the caller).
+    static func write(manifest: ExpertManifest, folder dir: String, train: [Example], valid: [Example], test: [Example]) throws {
+        let counts = ["train": train.count, "valid": valid.count, "test": test.count]
+        let text = render(manifest: manifest, examples: Array(train.prefix(3)), counts: counts)
+        try AtomicFile.write(Data(text.utf8), to: dir + "/README.md")
     }
 }

@@ -75,7 +75,7 @@ public enum SuiteTrainer {
                 m.description = e.description
                 m.task = e.task
                 if m != old.manifest { try AtomicFile.write(try m.encoded(), to: dir + "/expert.json") }
-                try ExpertReadme.write(manifest: m, folder: dir)
+                try ExpertReadme.write(manifest: m, folder: dir, train: train, valid: valid, test: test)
                 continue
             }
             log("\(e.name): \(train.count) train, \(valid.count) valid, \(test.count) test; \(spec.recipe.steps) steps")
@@ -103,7 +103,7 @@ public enum SuiteTrainer {
             m.metrics = metrics
             m.source = provenance(dir)
             try AtomicFile.write(try m.encoded(), to: dir + "/expert.json")
-            try ExpertReadme.write(manifest: m, folder: dir)
+            try ExpertReadme.write(manifest: m, folder: dir, train: train, valid: valid, test: test)
             try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors")
             try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors.best.safetensors")
         }
