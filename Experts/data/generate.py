@@ -346,6 +346,22 @@ def max_bytes(pairs):
     }
 
 
+def drop_seen(pairs, target, **seen):
+    """Keeps the (input, answer) pairs whose input is in none of the `seen` sets (checked in the order
+    given), cut to `target`; returns them and the counts recorded in source.json."""
+    kept, dropped = [], {split: 0 for split in seen}
+    for q, a in pairs:
+        hit = next((split for split, inputs in seen.items() if q in inputs), None)
+        if hit is None:
+            kept.append((q, a))
+        else:
+            dropped[hit] += 1
+    cut = len(kept) - target if target is not None and len(kept) > target else 0
+    counts = {f"dropped_input_in_a_{split}_split": n for split, n in dropped.items()}
+    counts["cut_to_target_after_dedup"] = cut
+    return (kept[:target] if target is not None else kept), counts
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worker", nargs=5, metavar=("MODULE", "SPLIT", "COUNT", "SEED", "OUT"))
@@ -428,37 +444,16 @@ def main():
         test_inputs.update(q for q, _ in splits[(name, "test")])
     dedup = {name: {} for name in ALL_EXPERTS}
     final = {}
+    # train: drop inputs seen in any test split; valid: also those in any final train split.
     for name in ALL_EXPERTS:
-        # train: drop inputs seen in any test split.
-        kept, n_test = [], 0
-        for q, a in splits[(name, "train")]:
-            if q in test_inputs:
-                n_test += 1
-            else:
-                kept.append((q, a))
-        t = targets[name]["train"]
-        cut = len(kept) - t if t is not None and len(kept) > t else 0
-        final[(name, "train")] = kept[:t] if t is not None else kept
-        dedup[name]["train"] = {"dropped_input_in_a_test_split": n_test,
-                                "cut_to_target_after_dedup": cut}
+        final[(name, "train")], dedup[name]["train"] = drop_seen(
+            splits[(name, "train")], targets[name]["train"], test=test_inputs)
     final_train_inputs = set()
     for name in ALL_EXPERTS:
         final_train_inputs.update(q for q, _ in final[(name, "train")])
     for name in ALL_EXPERTS:
-        kept, n_test, n_train = [], 0, 0
-        for q, a in splits[(name, "valid")]:
-            if q in test_inputs:
-                n_test += 1
-            elif q in final_train_inputs:
-                n_train += 1
-            else:
-                kept.append((q, a))
-        t = targets[name]["valid"]
-        cut = len(kept) - t if t is not None and len(kept) > t else 0
-        final[(name, "valid")] = kept[:t] if t is not None else kept
-        dedup[name]["valid"] = {"dropped_input_in_a_test_split": n_test,
-                                "dropped_input_in_a_train_split": n_train,
-                                "cut_to_target_after_dedup": cut}
+        final[(name, "valid")], dedup[name]["valid"] = drop_seen(
+            splits[(name, "valid")], targets[name]["valid"], test=test_inputs, train=final_train_inputs)
         final[(name, "test")] = splits[(name, "test")]
         dedup[name]["test"] = {"dropped": 0}
 
