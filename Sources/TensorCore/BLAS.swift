@@ -162,3 +162,14 @@ public enum BLAS {
         if threaded { openblas_set_num_threads(1) }
     }
 }
+
+extension BLAS {
+    /// Runs `body` with products on one thread, for regions that parallelise over many small products themselves.
+    public static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
+        let saved = threads
+        if saved == 1 { return try body() }
+        setThreads(1)
+        defer { setThreads(saved) }
+        return try body()
+    }
+}

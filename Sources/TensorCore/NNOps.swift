@@ -140,14 +140,3 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], weights: [Float]? =
     out.pointer[0] = Float(loss / Double(total))
     return result([], out, parents, op: "crossEntropy", started: started) { dy in tc_axpy(ln!.gradPointer(), dlogits!.pointer, dy[0], n) }
 }
-
-extension BLAS {
-    /// Runs `body` with products on one thread, for regions that parallelise over many small products themselves.
-    public static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
-        let saved = threads
-        if saved == 1 { return try body() }
-        setThreads(1)
-        defer { setThreads(saved) }
-        return try body()
-    }
-}
