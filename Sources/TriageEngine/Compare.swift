@@ -72,22 +72,62 @@ public struct BaselinePlan: Codable, Equatable {
     public var plannedFLOPs: Double
     public var expertSet: [String]
 
-    /// Same config as the experts, the sum of their steps at their batch size.
-    public static func sameSize(experts: [(name: String, config: ExpertConfig, options: TrainingOptions, record: TrainingRecord)]) -> BaselinePlan {
+    /// What one expert's training cost, as its manifest records it.
+    public struct ExpertCompute {
+        public var name: String
+        public var config: ExpertConfig
+        public var options: TrainingOptions
+        public var record: TrainingRecord
+        /// The shared base it started from: its cost counts once however many experts share it.
+        public var base: SharedBase?
+        public init(name: String, config: ExpertConfig, options: TrainingOptions, record: TrainingRecord, base: SharedBase? = nil) {
+            (self.name, self.config, self.options, self.record, self.base) = (name, config, options, record, base)
+        }
+    }
+
+    /// The distinct shared bases the experts started from.
+    static func bases(_ experts: [ExpertCompute]) -> [SharedBase] {
+        var seen = Set<String>()
+        return experts.compactMap(\.base).filter { seen.insert($0.weightsSHA256).inserted }
+    }
+
+    /// The steps (at the experts' batch size) and FLOPs the experts cost together, shared bases counted once.
+    static func total(_ experts: [ExpertCompute]) -> (steps: Int, flops: Double) {
+        let batch = experts[0].options.batchSize
+        var steps = experts.reduce(0) { $0 + $1.record.steps }, flops = experts.reduce(0.0) { $0 + $1.record.flops }
+        for b in bases(experts) {
+            steps += Int((Double(b.record.steps * b.options.batchSize) / Double(batch)).rounded())
+            flops += b.record.flops
+        }
+        return (steps, flops)
+    }
+
+    /// Same config as the experts, the sum of their steps (and of any shared base's) at their batch size.
+    public static func sameSize(experts: [ExpertCompute]) -> BaselinePlan {
         let first = experts[0]
         var o = first.options
-        o.steps = experts.reduce(0) { $0 + $1.record.steps }
+        let cost = total(experts)
+        o.steps = cost.steps
         o.minutes = nil
         o.maxOutputBytes = experts.map(\.options.maxOutputBytes).max()!
         o.validateEvery = max(250, o.steps! / 10)
         o.checkpointEvery = max(250, o.steps! / 20)
         return BaselinePlan(name: "single-same-size", config: first.config, options: o,
-                            plannedFLOPs: experts.reduce(0) { $0 + $1.record.flops }, expertSet: experts.map(\.name).sorted())
+                            plannedFLOPs: cost.flops, expertSet: experts.map(\.name).sorted())
+    }
+
+    /// Whether a baseline trained for `other` serves this plan: the same model, options and experts, and
+    /// planned FLOPs within 2%. The steps are what make compute equal; the planned FLOPs move by a fraction
+    /// of a percent with how the experts' batches happened to pad, and must not force an hour of retraining.
+    public func matches(_ other: BaselinePlan) -> Bool {
+        var a = self, b = other
+        (a.plannedFLOPs, b.plannedFLOPs) = (0, 0)
+        return a == b && abs(plannedFLOPs - other.plannedFLOPs) <= 0.02 * max(plannedFLOPs, other.plannedFLOPs)
     }
 
     /// A larger model whose parameter count is closest to the experts' sum, trained with the same FLOPs:
     /// steps = Σ expert steps × (FLOPs per token of an expert ÷ FLOPs per token of the larger model).
-    public static func sameParams(experts: [(name: String, config: ExpertConfig, options: TrainingOptions, record: TrainingRecord)]) -> BaselinePlan {
+    public static func sameParams(experts: [ExpertCompute]) -> BaselinePlan {
         let small = sameSize(experts: experts)
         let target = experts.reduce(0) { $0 + $1.config.parameterCount }
         let ctx = small.config.context
@@ -143,7 +183,7 @@ extension Engine {
     func baseline(_ plan: BaselinePlan, experts: [ExpertForCompare], retrain: Bool, observer: TrainingObserver?, log: (String) -> Void) throws -> (Transformer, TrainingRecord) {
         func usable(_ b: BaselineRecord?) throws -> (Transformer, TrainingRecord)? {
             guard let b, let js = b.configJSON, let stored = try? JSONDecoder().decode(BaselinePlan.self, from: Data(js.utf8)),
-                  stored == plan, let data = try registry.loadWeights(of: b), let tj = b.trainingJSON,
+                  stored.matches(plan), let data = try registry.loadWeights(of: b), let tj = b.trainingJSON,
                   let rec = try? JSONDecoder().decode(TrainingRecord.self, from: Data(tj.utf8)) else { return nil }
             return (try Transformer.load(try SafeTensors.read(data: data), origin: "baseline \(plan.name)"), rec)
         }
@@ -154,12 +194,8 @@ extension Engine {
                 return found
             }
         }
-        // Balanced mixture: every task cycled up to the largest task's size.
-        let most = experts.map(\.train.count).max()!
-        var mixture = [Example]()
-        for e in experts { for i in 0..<most { mixture.append(e.train[i % e.train.count]) } }
-        let perTaskValid = max(1, plan.options.validationExamples / experts.count)
-        let valid = experts.flatMap { $0.valid.prefix(perTaskValid) }
+        let mixture = BalancedMixture.training(experts.map(\.train))
+        let valid = BalancedMixture.validation(experts.map(\.valid), total: plan.options.validationExamples)
         log("\(plan.name): \(plan.config.parameterCount) parameters, \(plan.options.steps!) steps at batch \(plan.options.batchSize), "
             + String(format: "%.3g", plan.plannedFLOPs) + " FLOPs, \(mixture.count) training examples (balanced)")
         let runDir = registry.home + "/runs/\(plan.name)"
@@ -192,7 +228,8 @@ extension Engine {
         let overlap = experts.reduce(0) { $0 + $1.test.filter { trainInputs.contains($0.input) }.count }
         guard overlap == 0 else { throw TriageError.badInput("\(overlap) test inputs also appear in training data; compare refuses to score them") }
 
-        let spec = experts.map { (name: $0.record.name, config: $0.manifest.config, options: $0.options, record: $0.training) }
+        let spec = experts.map { BaselinePlan.ExpertCompute(name: $0.record.name, config: $0.manifest.config, options: $0.options,
+                                                            record: $0.training, base: $0.manifest.training?.base) }
         let plans = [BaselinePlan.sameSize(experts: spec), BaselinePlan.sameParams(experts: spec)]
         var singles = [(Transformer, TrainingRecord, BaselinePlan)]()
         for plan in plans {
@@ -257,8 +294,10 @@ extension Engine {
         func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.isEmpty ? 0 : s[s.count / 2] }
         let expertParams = experts.reduce(0) { $0 + $1.manifest.config.parameterCount }
         let routerParams = (try? activeRouter()).flatMap { $0 }.map { $0.model.inputWeights.count + $0.model.outputWeights.count + $0.model.outputBias.count } ?? 0
-        let expertFLOPs = experts.reduce(0.0) { $0 + $1.training.flops }
+        let bases = BaselinePlan.bases(spec)
+        let expertFLOPs = BaselinePlan.total(spec).flops
         let expertCPU = experts.reduce(0.0) { $0 + $1.training.seconds * Double($1.training.threads) }
+            + bases.reduce(0.0) { $0 + $1.record.seconds * Double($1.record.threads) }
         var overall = [String: SystemScore]()
         for sys in CompareSystem.allCases {
             let k = sys.rawValue
@@ -283,6 +322,7 @@ extension Engine {
                                    batchSize: s.2.options.batchSize, trainFLOPs: s.1.flops, trainSeconds: s.1.seconds,
                                    note: s.2.name == "single-same-size"
                                        ? "the experts' config, the sum of their steps (\(s.2.options.steps!)) at their batch size"
+                                         + (bases.isEmpty ? "" : ", their shared base's \(bases.map { String($0.record.steps) }.joined(separator: " + ")) included")
                                        : "parameters closest to the experts' sum (\(expertParams)); steps scaled so FLOPs match (\(String(format: "%.3g", s.2.plannedFLOPs)) planned)")
         }
         return CompareReport(tasks: tasks, overall: .init(n: total, routerAccuracy: Double(routedRightToExpert) / Double(max(1, total)), systems: overall),

@@ -29,9 +29,11 @@ public struct ExpertManifest: Codable, Equatable {
         public var record: TrainingRecord?
         /// SHA-256 of the weights training started from (`experts add --init-from`); nil for a random start.
         public var initialWeightsSHA256: String?
-        enum CodingKeys: String, CodingKey { case options, record, initialWeightsSHA256 = "initial_weights_sha256" }
-        public init(options: TrainingOptions, record: TrainingRecord?, initialWeightsSHA256: String? = nil) {
-            (self.options, self.record, self.initialWeightsSHA256) = (options, record, initialWeightsSHA256)
+        /// The suite's shared base the expert started from, with what training it cost (counted once per suite).
+        public var base: SharedBase?
+        enum CodingKeys: String, CodingKey { case options, record, base, initialWeightsSHA256 = "initial_weights_sha256" }
+        public init(options: TrainingOptions, record: TrainingRecord?, initialWeightsSHA256: String? = nil, base: SharedBase? = nil) {
+            (self.options, self.record, self.initialWeightsSHA256, self.base) = (options, record, initialWeightsSHA256, base)
         }
     }
 

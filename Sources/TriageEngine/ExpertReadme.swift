@@ -44,6 +44,14 @@ enum ExpertReadme {
             out += "Recipe (`Experts/suite.json`, the same for every expert): \(o.steps ?? 0) steps of batch \(o.batchSize), AdamW peak "
                 + "learning rate \(o.learningRate) with \(o.warmupSteps) warm-up steps and cosine decay, weight decay \(o.weightDecay), "
                 + "gradient clipping \(o.clipNorm), seed \(o.seed).\n"
+            if let b = t.base {
+                let share = b.record.steps / max(1, b.experts.count)
+                out += "It starts from the suite's shared base (`Experts/\(SharedBase.directoryName)/`, SHA-256 `\(b.weightsSHA256.prefix(12))…`): the same "
+                    + "model trained for \(b.record.steps.formatted()) steps on the balanced mixture of all \(b.experts.count) experts' training data "
+                    + String(format: "(%.1f minutes, %.3g FLOPs, trained once for the suite). ", b.record.seconds / 60, b.record.flops)
+                    + "Counting its share, each expert costs \(o.steps ?? 0) + \(share) = \((o.steps ?? 0) + share) steps; "
+                    + "`triage compare` counts the base once in the routed system's compute.\n"
+            }
             if let r = t.record {
                 out += String(format: "Trained in %.1f minutes on %d threads, %@ tokens, %.3g FLOPs; best validation exact match %.1f%% at step %d.\n",
                               r.seconds / 60, r.threads, r.tokens.formatted(), r.flops, 100 * r.bestValidationAccuracy, r.bestStep)

@@ -5,8 +5,8 @@ import TensorCore
 
 /// Baselines that ship with the suite (`Experts/_baselines/NAME/`), so `triage compare` on a fresh build
 /// scores the suite without the ~80 minutes their training takes. A shipped baseline is used only when
-/// its plan equals the one worked out from the registered experts (same experts, configs, steps and
-/// FLOPs): anything else trains afresh. Its weights are checked against the recorded SHA-256.
+/// its plan matches the one worked out from the registered experts (same experts, configs and steps,
+/// FLOPs within 2%): anything else trains afresh. Its weights are checked against the recorded SHA-256.
 struct ShippedBaseline: Codable {
     var plan: BaselinePlan
     var training: TrainingRecord
@@ -28,7 +28,7 @@ extension Engine {
         do { shipped = try JSONDecoder().decode(ShippedBaseline.self, from: json) } catch {
             throw TriageError.corrupt("\(dir)/\(ShippedBaseline.manifestName): \(error.localizedDescription); delete the directory to train the baseline instead")
         }
-        guard shipped.plan == plan else { return nil }
+        guard shipped.plan.matches(plan) else { return nil }
         let weightsPath = dir + "/" + ShippedBaseline.weightsName
         guard let weights = FileManager.default.contents(atPath: weightsPath) else {
             throw TriageError.corrupt("\(weightsPath) is missing; restore it (git checkout) or delete \(dir) to train the baseline")

@@ -15,9 +15,12 @@ public struct SuiteSpec: Codable {
         public var seed: UInt64
         public var threads: Int
         public var weightsDType: String
+        /// Steps of the shared base every expert starts from (trained on the balanced mixture of all the
+        /// experts' training data); nil or 0: each expert starts from random weights.
+        public var baseSteps: Int?
         enum CodingKeys: String, CodingKey {
             case preset, steps, seed, threads, batchSize = "batch_size", learningRate = "learning_rate", warmupSteps = "warmup_steps"
-            case weightsDType = "weights_dtype"
+            case weightsDType = "weights_dtype", baseSteps = "base_steps"
         }
     }
     public struct Entry: Codable {
@@ -36,12 +39,13 @@ public struct SuiteSpec: Codable {
     }
 }
 
-/// Retrains the shipped suite in place: each expert's weights, metrics, manifest and README, then the suite
-/// router. Checkpoints live in `Experts/NAME/.checkpoint.safetensors` (not committed), so an interrupted
-/// run picks up where it stopped; an expert already trained with the current recipe and data is skipped.
+/// Retrains the shipped suite in place: the shared base (when the recipe has one), each expert's weights,
+/// metrics, manifest and README, then the suite router. Checkpoints live in `Experts/NAME/.checkpoint.safetensors`
+/// and `Experts/_base/.checkpoint.safetensors` (not committed), so an interrupted run picks up where it
+/// stopped; a base or expert already trained with the current recipe and data is skipped.
 public enum SuiteTrainer {
-    public static func options(_ r: SuiteSpec.Recipe, maxOutput: Int) -> TrainingOptions {
-        var o = TrainingOptions(steps: r.steps, seed: r.seed)
+    public static func options(_ r: SuiteSpec.Recipe, maxOutput: Int, steps: Int? = nil) -> TrainingOptions {
+        var o = TrainingOptions(steps: steps ?? r.steps, seed: r.seed)
         o.batchSize = r.batchSize
         o.learningRate = r.learningRate
         o.warmupSteps = r.warmupSteps
@@ -57,6 +61,10 @@ public enum SuiteTrainer {
         BLAS.setThreads(spec.recipe.threads)
         Parallel.threads = spec.recipe.threads
         guard let config = ExpertConfig.preset(spec.recipe.preset) else { throw TriageError.badInput("suite.json: unknown preset \(spec.recipe.preset)") }
+        // A --only run retrains the named experts from the base as it is; the base itself is retrained only when
+        // its recipe or data changed, or on a full --force run.
+        let base = try (spec.recipe.baseSteps ?? 0) > 0
+            ? trainBase(suite: suite, spec: spec, config: config, force: force && only == nil, json: json, log: log) : nil
         for e in spec.experts where only == nil || only!.contains(e.name) {
             let dir = suite + "/" + e.name
             let files = ["train": "train.jsonl", "valid": "valid.jsonl", "test": "test.jsonl"]
@@ -68,7 +76,7 @@ public enum SuiteTrainer {
             let maxOutput = min(config.context - 3, (train + valid).map { $0.output.utf8.count }.max()! + 2)
             let opts = options(spec.recipe, maxOutput: maxOutput)
             if !force, let old = try? ExpertFolder.read(dir), old.manifest.training?.options == opts, old.manifest.dataSHA256 == shas,
-               old.manifest.training?.record != nil {
+               old.manifest.training?.record != nil, old.manifest.training?.base == base?.base {
                 log("\(e.name): up to date (trained with this recipe and data), skipped")
                 var m = old.manifest
                 m.source = provenance(dir)
@@ -78,8 +86,10 @@ public enum SuiteTrainer {
                 try ExpertReadme.write(manifest: m, folder: dir, train: train, valid: valid, test: test)
                 continue
             }
-            log("\(e.name): \(train.count) train, \(valid.count) valid, \(test.count) test; \(spec.recipe.steps) steps")
-            let model = try Transformer(config: config, seed: spec.recipe.seed)
+            log("\(e.name): \(train.count) train, \(valid.count) valid, \(test.count) test; \(spec.recipe.steps) steps"
+                + (base != nil ? " from the shared base" : ""))
+            let model = try base.map { try Transformer.load(try SafeTensors.read(data: $0.weights), origin: "\(suite)/\(SharedBase.directoryName)") }
+                ?? Transformer(config: config, seed: spec.recipe.seed)
             let progress = ProgressReporter(label: e.name, json: json)
             let trainer = try Trainer(model: model, train: train, validation: valid, options: opts, checkpointPath: dir + "/.checkpoint.safetensors")
             let record = try trainer.run(resume: true, observer: progress)
@@ -99,7 +109,7 @@ public enum SuiteTrainer {
             m.weightsSHA256 = try SHA256.hex(ofFile: dir + "/weights.safetensors")
             m.weightsDType = dtype.rawValue
             m.dataSHA256 = shas
-            m.training = .init(options: opts, record: record)
+            m.training = .init(options: opts, record: record, initialWeightsSHA256: base?.base.weightsSHA256, base: base?.base)
             m.metrics = metrics
             m.source = provenance(dir)
             try AtomicFile.write(try m.encoded(), to: dir + "/expert.json")
@@ -108,6 +118,44 @@ public enum SuiteTrainer {
             try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors.best.safetensors")
         }
         try trainRouter(suite: suite, spec: spec, log: log)
+    }
+
+    /// Trains (or finds up to date) the suite's shared base in `suite/_base/`: the recipe's config, optimizer
+    /// and schedule, `base_steps` steps on the balanced mixture of every expert's training data.
+    static func trainBase(suite: String, spec: SuiteSpec, config: ExpertConfig, force: Bool, json: Bool,
+                          log: (String) -> Void) throws -> (base: SharedBase, weights: Data) {
+        let dir = suite + "/" + SharedBase.directoryName
+        var trainSets = [[Example]](), validSets = [[Example]](), shas = [String: String](), maxOutput = 0
+        for e in spec.experts {
+            let path = suite + "/" + e.name
+            shas[e.name] = try SHA256.hex(ofFile: path + "/train.jsonl")
+            trainSets.append(try ExampleReader.read(path: path + "/train.jsonl", context: config.context).examples)
+            validSets.append(try ExampleReader.read(path: path + "/valid.jsonl", context: config.context).examples)
+            maxOutput = max(maxOutput, (trainSets.last! + validSets.last!).map { $0.output.utf8.count }.max() ?? 0)
+        }
+        let opts = options(spec.recipe, maxOutput: min(config.context - 3, maxOutput + 2), steps: spec.recipe.baseSteps!)
+        if !force, let old = try SharedBase.read(dir), old.base.options == opts, old.base.trainDataSHA256 == shas {
+            log("shared base: up to date (trained with this recipe and data), skipped")
+            return old
+        }
+        let mixture = BalancedMixture.training(trainSets)
+        let valid = BalancedMixture.validation(validSets, total: opts.validationExamples)
+        log("shared base: \(opts.steps!) steps on \(mixture.count) examples (the \(spec.experts.count) experts' training data, balanced)")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let model = try Transformer(config: config, seed: spec.recipe.seed)
+        let progress = ProgressReporter(label: "base", json: json)
+        let trainer = try Trainer(model: model, train: mixture, validation: valid, options: opts, checkpointPath: dir + "/.checkpoint.safetensors")
+        let record = try trainer.run(resume: true, observer: progress)
+        progress.finish()
+        let dtype = SafeTensors.DType(rawValue: spec.recipe.weightsDType) ?? .f32
+        try model.save(to: dir + "/" + SharedBase.weightsName, name: "suite-base", dtype: dtype)
+        guard let weights = FileManager.default.contents(atPath: dir + "/" + SharedBase.weightsName) else { throw TriageError.notFound("\(dir)/\(SharedBase.weightsName) vanished") }
+        let base = SharedBase(weightsSHA256: SHA256.hex(of: weights), options: opts, record: record, trainDataSHA256: shas)
+        try base.write(to: dir)
+        log(String(format: "shared base: %.1f minutes, validation exact match %.1f%% (all tasks)", record.seconds / 60, 100 * record.bestValidationAccuracy))
+        try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors")
+        try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors.best.safetensors")
+        return (base, weights)
     }
 
     /// The data's source and licence from the generator's `source.json`, flattened to `source.*` / `licence.*` strings.
