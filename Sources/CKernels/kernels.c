@@ -136,13 +136,13 @@ CLONES void tc_add_rows(const float *restrict x, const float *restrict b, float 
         for (size_t j = 0; j < d; j++) y[r * d + j] = x[r * d + j] + b[j];
 }
 
-CLONES void tc_fill_rows(float *restrict y, const float *restrict b, size_t rows, size_t d) {
-    for (size_t r = 0; r < rows; r++) memcpy(y + r * d, b, d * sizeof(float));
+CLONES void tc_fill_rows(float *restrict y, size_t ldy, const float *restrict b, size_t rows, size_t d) {
+    for (size_t r = 0; r < rows; r++) memcpy(y + r * ldy, b, d * sizeof(float));
 }
 
-CLONES void tc_sum_rows_into(const float *restrict dy, float *restrict db, size_t rows, size_t d) {
+CLONES void tc_sum_rows_into(const float *restrict dy, size_t lddy, float *restrict db, size_t rows, size_t d) {
     for (size_t r = 0; r < rows; r++)
-        for (size_t j = 0; j < d; j++) db[j] += dy[r * d + j];
+        for (size_t j = 0; j < d; j++) db[j] += dy[r * lddy + j];
 }
 
 CLONES void tc_layernorm_forward(const float *restrict x, const float *restrict w, const float *restrict b,

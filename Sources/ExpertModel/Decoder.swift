@@ -119,7 +119,7 @@ public final class Decoder {
             tc_linear_rows(xp, rows, inF, wt.pointer, wt.ld, b, y, outF)
             return
         }
-        tc_fill_rows(y, b, rows, outF)
+        tc_fill_rows(y, outF, b, rows, outF)
         if rows == 1 {  // gemv reads W once; sgemm would pack it on every call
             BLAS.sgemv(m: outF, n: inF, a: w, lda: inF, x: xp, beta: 1, y: y)
             return

@@ -113,14 +113,20 @@ public enum BLAS {
     ///
     /// Large products are split into blocks of C rows (or columns, when C is wide) that workers compute
     /// with independent single-threaded calls; each block's result does not depend on the split.
+    /// `rowBias` (n values) makes it C = alpha * op(A) * op(B) + bias on every row, the bias laid down per block.
     @inline(__always)
     public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, maxWorkers: Int = .max) {
+                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, maxWorkers: Int = .max,
+                             rowBias: UnsafePointer<Float>? = nil) {
         _ = configuration
         let workers = min(gemmThreads, maxWorkers, max(1, (m * n * k) / splitThreshold))
+        // With a bias, C's rows start as the bias and the product adds to them (beta is then ignored):
+        // each block fills its own part just before its product, on its own core.
+        let beta = rowBias == nil ? beta : 1
         if workers <= 1 {
             tc_flush_denormals()  // this thread may not have run a Parallel chunk yet
+            if let rowBias { tc_fill_rows(c, ldc, rowBias, m, n) }
             rawSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return
         }
@@ -132,8 +138,10 @@ public enum BLAS {
         Parallel.indexedChunks(blocks, workers: parts) { _, r in
             let lo = r.lowerBound * 16, hi = min(extent, r.upperBound * 16)
             if splitRows {
+                if let rowBias { tc_fill_rows(c + lo * ldc, ldc, rowBias, hi - lo, n) }
                 rawSgemm(transA, transB, hi - lo, n, k, alpha, transA ? a + lo : a + lo * lda, lda, b, ldb, beta, c + lo * ldc, ldc)
             } else {
+                if let rowBias { tc_fill_rows(c + lo, ldc, rowBias + lo, m, hi - lo) }
                 rawSgemm(transA, transB, m, hi - lo, k, alpha, a, lda, transB ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc)
             }
         }

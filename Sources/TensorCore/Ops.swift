@@ -83,11 +83,10 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let outF = weight.shape[0]
     precondition(weight.shape[1] == inF, "linear: input has \(inF) features, weight \(weight.shape) expects \(weight.shape[1])")
     if let bias { precondition(bias.shape == [outF], "linear: bias \(bias.shape) does not match \(outF) outputs") }
-    let out = TensorStorage(count: rows * outF, zeroed: bias == nil)
-    if let bias { tc_fill_rows(out.pointer, bias.storage.pointer, rows, outF) }
+    let out = TensorStorage(count: rows * outF, zeroed: false)
     let xp = x.storage.pointer, wp = weight.storage.pointer
     BLAS.sgemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: xp, lda: inF, b: wp, ldb: inF,
-               beta: bias == nil ? 0 : 1, c: out.pointer, ldc: outF)
+               c: out.pointer, ldc: outF, rowBias: bias.map { UnsafePointer($0.storage.pointer) })
     var shape = x.shape
     shape[shape.count - 1] = outF
     let (xn, wn, bn) = (x.node, weight.node, bias?.node)
@@ -109,13 +108,22 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         // The two products have the same FLOPs: on two or more cores they run side by side, each on
         // one core, rather than one after the other split in halves (one wake-up instead of two, and
         // neither repacks the operand the halves would share).
+        // The bias gradient (column sums of dy) is split the same way: each worker sums half the columns
+        // after its product, so it costs no wake-up of its own and no single-threaded pass.
+        let db = bn?.gradPointer()
+        let biasGrad = { (columns: Range<Int>) in
+            if let db { tc_sum_rows_into(dy + columns.lowerBound, outF, db + columns.lowerBound, rows, columns.count) }
+        }
         if dx != nil && dw != nil && BLAS.threads >= 2 && rows * inF * outF >= BLAS.splitThreshold {
-            Parallel.indexedChunks(2, workers: 2) { w, _ in w == 0 ? inputGrad(1) : weightGrad(1) }
+            let half = (outF / 2 + 15) & ~15
+            Parallel.indexedChunks(2, workers: 2) { w, _ in
+                if w == 0 { inputGrad(1); biasGrad(0..<min(half, outF)) } else { weightGrad(1); biasGrad(min(half, outF)..<outF) }
+            }
         } else {
             inputGrad(.max)
             weightGrad(.max)
+            biasGrad(0..<outF)
         }
-        if let bn { tc_sum_rows_into(dy, bn.gradPointer(), rows, outF) }
     }
 }
 
@@ -146,7 +154,7 @@ public func + (a: Tensor, b: Tensor) -> Tensor {
     return result(a.shape, out, recordedParents(a, b), op: "add", started: started) { dy in
         an?.accumulate(dy)
         if let bn {
-            if rowBroadcast { tc_sum_rows_into(dy, bn.gradPointer(), a.rowsAndColumns.rows, b.count) } else { bn.accumulate(dy) }
+            if rowBroadcast { tc_sum_rows_into(dy, b.count, bn.gradPointer(), a.rowsAndColumns.rows, b.count) } else { bn.accumulate(dy) }
         }
     }
 }

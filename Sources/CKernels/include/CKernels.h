@@ -29,9 +29,9 @@ double tc_sum(const float *x, size_t n);
 /// y[r, :] = x[r, :] + b  for rows of width d
 void tc_add_rows(const float *x, const float *b, float *y, size_t rows, size_t d);
 /// y[r, :] = b (bias broadcast, the C operand of a beta=1 gemm)
-void tc_fill_rows(float *y, const float *b, size_t rows, size_t d);
+void tc_fill_rows(float *y, size_t ldy, const float *b, size_t rows, size_t d);
 /// db[:] += sum over rows of dy[r, :]
-void tc_sum_rows_into(const float *dy, float *db, size_t rows, size_t d);
+void tc_sum_rows_into(const float *dy, size_t lddy, float *db, size_t rows, size_t d);
 
 // ---- row-wise
 void tc_layernorm_forward(const float *x, const float *w, const float *b, float *y,
