@@ -55,6 +55,12 @@ public final class GradNode {
         }
     }
 
+    /// grad += values, taking `values` itself when nothing has flowed in yet. Only for a buffer no one
+    /// writes to afterwards: the gradient of the node whose backward is running, released after it.
+    func accumulate(adopting values: TensorStorage) {
+        if let g = grad { tcAccumulate(g.pointer, values.pointer, count) } else { grad = values }
+    }
+
     /// Clears the gradient (parameters between steps).
     public func zeroGrad() { grad = nil }
 }

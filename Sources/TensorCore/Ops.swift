@@ -12,13 +12,20 @@ func recordedParents(_ inputs: Tensor...) -> [GradNode]? {
 @inline(__always)
 func result(_ shape: [Int], _ storage: TensorStorage, _ parents: [GradNode]?, saving: [Tensor] = [],
             op: String, started: UInt64, _ backward: @escaping (UnsafeMutablePointer<Float>) -> Void) -> Tensor {
+    result(shape, storage, parents, saving: saving, op: op, started: started, gradient: { backward($0.pointer) })
+}
+
+/// The same, for a backward that takes the gradient buffer itself (to hand it on rather than copy it).
+@inline(__always)
+func result(_ shape: [Int], _ storage: TensorStorage, _ parents: [GradNode]?, saving: [Tensor] = [],
+            op: String, started: UInt64, gradient backward: @escaping (TensorStorage) -> Void) -> Tensor {
     Profiler.add(op + "/forward", since: started)
     guard let parents else { return Tensor(shape: shape, storage: storage) }
     let node = GradNode(count: storage.count, parents: parents)
     node.saved = saving.map(\.storage)
     node.backwardFn = { n in
         let t0 = Profiler.now()
-        backward(n.grad!.pointer)
+        backward(n.grad!)
         Profiler.add(op + "/backward", since: t0)
     }
     return Tensor(shape: shape, storage: storage, node: node)
@@ -151,12 +158,15 @@ public func + (a: Tensor, b: Tensor) -> Tensor {
         Parallel.chunks(n, minimumPerThread: 1 << 17) { r in tc_add(ap + r.lowerBound, bp + r.lowerBound, out.pointer + r.lowerBound, r.count) }
     }
     let (an, bn) = (a.node, b.node)
-    return result(a.shape, out, recordedParents(a, b), op: "add", started: started) { dy in
-        an?.accumulate(dy)
+    // A residual stream's gradient passes through unchanged: b gets a copy (or a row sum), a takes the
+    // buffer itself, which is released right after this closure. b goes first, so a + a still doubles.
+    return result(a.shape, out, recordedParents(a, b), op: "add", started: started, gradient: { g in
+        let dy = g.pointer
         if let bn {
             if rowBroadcast { tc_sum_rows_into(dy, b.count, bn.gradPointer(), a.rowsAndColumns.rows, b.count) } else { bn.accumulate(dy) }
         }
-    }
+        an?.accumulate(adopting: g)
+    })
 }
 
 /// a * b elementwise, with b either the same shape or one row broadcast over a's rows.

@@ -49,6 +49,10 @@ final class GradientTests: XCTestCase {
         checkGradients([randn([3, 4], seed: 1), randn([3, 4], seed: 2)]) { $0[0] * $0[1] }
         checkGradients([randn([3, 4], seed: 1), randn([4], seed: 2)]) { $0[0] * $0[1] }
         checkGradients([randn([3, 4], seed: 1)]) { scale($0[0], -1.5) }
+        // add hands its gradient buffer on to its first operand: the same tensor on both sides, and a
+        // residual stream whose adopted gradient later receives more, still give the right sums.
+        checkGradients([randn([3, 4], seed: 1)]) { $0[0] + $0[0] }
+        checkGradients([randn([3, 4], seed: 1), randn([3, 4], seed: 2)]) { let h = $0[0] + $0[1]; return (h + gelu(h)) * h }
     }
 
     func testActivations() {
