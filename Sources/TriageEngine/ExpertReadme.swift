@@ -77,4 +77,27 @@ enum ExpertReadme {
         let text = render(manifest: manifest, examples: Array(train.prefix(3)), counts: counts)
         try AtomicFile.write(Data(text.utf8), to: dir + "/README.md")
     }
+
+    /// `Experts/_base/README.md`: what the shared base is, how it was trained and what it cost.
+    static func writeBase(_ b: SharedBase, config c: ExpertConfig, examples: Int, folder dir: String) throws {
+        let o = b.options, r = b.record
+        var out = "# The suite's shared base\n\n"
+        out += "Every expert of the suite starts from these weights instead of random ones. The eight math tasks share "
+            + "sub-skills (reading a number and copying it digit by digit, the shape of an answer) that each expert "
+            + "would otherwise learn again from scratch; the base learns them once, on all the tasks, and each "
+            + "expert then spends its own steps on its task.\n\n"
+        out += "Model: the experts' (d_model \(c.dModel), \(c.nLayers) layers, \(c.nHeads) heads, MLP \(c.dFF), context "
+            + "\(c.context); \(c.parameterCount.formatted()) parameters). Data: the balanced mixture of the \(b.experts.count) experts' "
+            + "training files (\(b.experts.joined(separator: ", "))), each cycled up to the largest, "
+            + "\(examples.formatted()) examples; never their validation or test files. Recipe: `Experts/suite.json` "
+            + "(`base_steps`), \(o.steps ?? 0) steps of batch \(o.batchSize), AdamW peak learning rate \(o.learningRate) with "
+            + "\(o.warmupSteps) warm-up steps and cosine decay, seed \(o.seed).\n\n"
+        out += String(format: "Trained in %.1f minutes on %d threads, %@ tokens, %.3g FLOPs; validation exact match over all "
+                      + "tasks %.1f%% (best, at step %d). Weights `weights.safetensors`, SHA-256 in `base.json` (checked "
+                      + "before any expert is trained from it).\n\n", r.seconds / 60, r.threads, r.tokens.formatted(), r.flops,
+                      100 * r.bestValidationAccuracy, r.bestStep)
+        out += "Its compute is part of the suite's: each expert's manifest carries this record, and `triage compare` "
+            + "counts it once in the routed system's steps, FLOPs and CPU time, and in the baselines' equal-compute plan.\n"
+        try AtomicFile.write(Data(out.utf8), to: dir + "/README.md")
+    }
 }

@@ -134,11 +134,12 @@ public enum SuiteTrainer {
             maxOutput = max(maxOutput, (trainSets.last! + validSets.last!).map { $0.output.utf8.count }.max() ?? 0)
         }
         let opts = options(spec.recipe, maxOutput: min(config.context - 3, maxOutput + 2), steps: spec.recipe.baseSteps!)
+        let mixture = BalancedMixture.training(trainSets)
         if !force, let old = try SharedBase.read(dir), old.base.options == opts, old.base.trainDataSHA256 == shas {
             log("shared base: up to date (trained with this recipe and data), skipped")
+            try ExpertReadme.writeBase(old.base, config: config, examples: mixture.count, folder: dir)
             return old
         }
-        let mixture = BalancedMixture.training(trainSets)
         let valid = BalancedMixture.validation(validSets, total: opts.validationExamples)
         log("shared base: \(opts.steps!) steps on \(mixture.count) examples (the \(spec.experts.count) experts' training data, balanced)")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -152,6 +153,7 @@ public enum SuiteTrainer {
         guard let weights = FileManager.default.contents(atPath: dir + "/" + SharedBase.weightsName) else { throw TriageError.notFound("\(dir)/\(SharedBase.weightsName) vanished") }
         let base = SharedBase(weightsSHA256: SHA256.hex(of: weights), options: opts, record: record, trainDataSHA256: shas)
         try base.write(to: dir)
+        try ExpertReadme.writeBase(base, config: config, examples: mixture.count, folder: dir)
         log(String(format: "shared base: %.1f minutes, validation exact match %.1f%% (all tasks)", record.seconds / 60, 100 * record.bestValidationAccuracy))
         try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors")
         try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors.best.safetensors")

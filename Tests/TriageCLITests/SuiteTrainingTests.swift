@@ -47,6 +47,8 @@ final class SuiteTrainingTests: XCTestCase {
             let readme = try String(contentsOfFile: "\(suite)/\(name)/README.md", encoding: .utf8)
             XCTAssert(readme.contains("shared base") && readme.contains("40 + 30 = 70 steps"), readme)
         }
+        let baseReadme = try String(contentsOfFile: suite + "/_base/README.md", encoding: .utf8)
+        XCTAssert(baseReadme.contains("60 steps of batch 16") && baseReadme.contains("dup, rev"), baseReadme)
         XCTAssert(fm.fileExists(atPath: suite + "/_router/router.safetensors"))
         XCTAssertFalse(fm.fileExists(atPath: suite + "/_base/.checkpoint.safetensors"), "the finished base's checkpoint is left behind")
 
