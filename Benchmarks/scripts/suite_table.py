@@ -23,5 +23,11 @@ for e in spec["experts"]:
     acc = f"{100 * met.get('exact_match', 0):.2f}% (n={met.get('n')})"
     if met.get("phone_error_rate") is not None:
         acc += f"; WER {100 * met['word_error_rate']:.2f}%, PER {100 * met['phone_error_rate']:.2f}%"
+    time = f"{rec.get('seconds', 0) / 60:.1f} min, {rec.get('steps')} steps, {rec.get('tokens', 0):,} tokens"
+    base = (m.get("training") or {}).get("base")
+    if base:  # the shared base's cost, split evenly over the experts that share it
+        share = len(base["train_data_sha256"])
+        b = base["record"]
+        time += f" + base share {b['seconds'] / 60 / share:.1f} min ({b['steps'] // share} steps)"
     print(f"| {e['name']} | {e['description']} | {source} | {rec.get('train_examples', '')} | {m['parameters']:,} | "
-          f"{rec.get('seconds', 0) / 60:.1f} min, {rec.get('steps')} steps, {rec.get('tokens', 0):,} tokens | {acc} | {targets.get(e['name'], '')} |")
+          f"{time} | {acc} | {targets.get(e['name'], '')} |")
