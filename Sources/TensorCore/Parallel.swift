@@ -21,11 +21,29 @@ public enum Parallel {
     /// Calls `body(worker, range)` for `workers` contiguous chunks of 0..<n, so each worker can own a scratch slice.
     /// Every thread that runs a chunk computes with denormals flushed to zero (`tc_flush_denormals`):
     /// the setting is per thread, and GCD's workers are not ours to configure once.
+    /// Regions run on Triage's own pool (`tc_pool_run`: workers that spin briefly between regions); one
+    /// started while another is in flight (nested, or from another thread) runs on GCD instead.
     public static func indexedChunks(_ n: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
         tc_flush_denormals()
         if workers <= 1 { body(0, 0..<n); return }
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            tc_flush_denormals()
+        withoutActuallyEscaping(body) { body in
+            var region = Region(n: n, workers: workers, body: body)
+            let ran = withUnsafeMutablePointer(to: &region) { p in
+                tc_pool_run(workers, { ctx, w in ctx!.assumingMemoryBound(to: Region.self).pointee.run(w) }, p)
+            }
+            if ran != 0 { return }
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                tc_flush_denormals()
+                region.run(w)
+            }
+        }
+    }
+
+    /// One parallel region, reached by the pool's workers through a context pointer.
+    private struct Region {
+        let n: Int, workers: Int
+        let body: (Int, Range<Int>) -> Void
+        func run(_ w: Int) {
             let lo = n * w / workers, hi = n * (w + 1) / workers
             if lo < hi { body(w, lo..<hi) }
         }

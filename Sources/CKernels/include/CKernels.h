@@ -13,6 +13,12 @@ int tc_openblas_reload(const char *core);
 /// Raises glibc malloc thresholds so large, short-lived tensor buffers are reused rather than unmapped.
 void tc_tune_malloc(void);
 
+/// A parallel region's body: called once per worker index (0 is the calling thread).
+typedef void (*tc_pool_task)(void *ctx, long worker);
+/// Runs task(ctx, 0..<workers) on the calling thread and the pool's helpers, returning when all are done.
+/// Returns 0 without running anything when another region is in flight (the caller must run it otherwise).
+int tc_pool_run(long workers, tc_pool_task task, void *ctx);
+
 // ---- elementwise
 void tc_gelu_forward(const float *x, float *y, size_t n);
 /// dx += dy * gelu'(x)  (dx = … when overwrite is set: dx may then be uninitialised)
