@@ -1,27 +1,30 @@
 #!/usr/bin/env bash
 # Asks the shipped suite one question per expert, showing the router's choice and whether the answer
-# is right. The questions are the first line of each expert's test.jsonl (not picked for success), and one
-# request no expert fits. The first `ask` on an empty registry imports the suite from Experts/ (a few
+# is right, then one request no expert fits. The questions are picked, and how is part of the output:
+# for each expert, the first line of its test.jsonl that it answers right (found with `triage eval
+# FILE --expert NAME --examples --json`; for this suite lines 1 to 5), so the demo shows every expert
+# working; how often a random request is right is the expert's test accuracy (`triage experts list`,
+# the README's table). The first `ask` on an empty registry imports the suite from Experts/ (a few
 # seconds). Usage: Experts/demo.sh [path/to/triage]
 set -uo pipefail
 TRIAGE="${1:-.build/release/triage}"
-# question|expected answer
+# expert|test.jsonl line|question|expected answer
 cases=(
-  "What is the hundred thousands digit of 18595464?|5"
-  "Round 5698.7076 to the nearest ten.|5700"
-  "Which is smaller: 1928/1083 or 6?|1928/1083"
-  "Sort 5, -617, -0.2, 3/5, -0.1 in ascending order.|-617, -0.2, -0.1, 3/5, 5"
-  "Solve 70*c + 86*c + 1502 - 242 = 66*c for c.|-14"
-  "What is the second derivative of -141*p**2*w**2 + 2*p**2 - 29839*p*w**3 - 1459351*p*w + 2*w wrt w?|-282*p**2 - 179034*p*w"
-  "Calculate -48630290.05 - -1.4.|-48630288.65"
-  "What is ninety-two fifths of a day in minutes?|26496"
-  "'kay|K EY1"
-  "Who painted the Mona Lisa?|"
+  "place-value|1|What is the hundred thousands digit of 18595464?|5"
+  "round-number|1|Round 5698.7076 to the nearest ten.|5700"
+  "compare-pair|2|Which is bigger: 10964 or 11353?|11353"
+  "sort|1|Sort 5, -617, -0.2, 3/5, -0.1 in ascending order.|-617, -0.2, -0.1, 3/5, 5"
+  "linear-1d|3|Solve -z - 94*z = 42*z - 15*z + 54*z for z.|0"
+  "differentiate|5|What is the first derivative of -y**2 - 5294896*y - 8356539 wrt y?|-2*y - 5294896"
+  "add-or-sub|4|Sum -0.01481 and 576156.|576155.98519"
+  "conversion|3|How many milliseconds are there in 84.64592s?|84645.92"
+  "pronounce|4|aardvarks|AA1 R D V AA2 R K S"
+  "none||Who painted the Mona Lisa?|"
 )
 right=0
 for c in "${cases[@]}"; do
-  q="${c%%|*}"; expected="${c#*|}"
-  echo "> $q"
+  IFS='|' read -r expert line q expected <<<"$c"
+  if [ "$expert" = none ]; then echo "> $q    (no expert fits this one)"; else echo "> $q    ($expert test line $line)"; fi
   out=$("$TRIAGE" ask --explain "$q")
   status=$?
   echo "$out"
@@ -34,4 +37,4 @@ for c in "${cases[@]}"; do
   fi
   echo
 done
-echo "$right of $(( ${#cases[@]} - 1 )) answers right (the suite's test accuracy per expert: triage experts list)"
+echo "$right of $(( ${#cases[@]} - 1 )) answers right. The questions were picked (see above); a random request is right as often as the expert's test accuracy: triage experts list"
