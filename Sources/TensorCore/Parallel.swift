@@ -19,10 +19,11 @@ public enum Parallel {
     }
 
     /// Calls `body(worker, range)` for `workers` contiguous chunks of 0..<n, so each worker can own a scratch slice.
-    /// Every thread that runs a chunk computes with denormals flushed to zero (`tc_flush_denormals`):
-    /// the setting is per thread, and GCD's workers are not ours to configure once.
-    /// Regions run on Triage's own pool (`tc_pool_run`: workers that spin briefly between regions); one
-    /// started while another is in flight (nested, or from another thread) runs on GCD instead.
+    /// Regions run on Triage's own pool (`tc_pool_run`: workers that spin briefly between regions, so
+    /// back-to-back ops start at once); one started while another is in flight (nested, or from another
+    /// thread) runs on GCD instead. Every thread that runs a chunk computes with denormals flushed to zero
+    /// (`tc_flush_denormals`): the setting is per thread, so the pool's helpers set it when they start and
+    /// GCD's workers, not ours to configure once, on every chunk.
     public static func indexedChunks(_ n: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
         tc_flush_denormals()
         if workers <= 1 { body(0, 0..<n); return }
