@@ -39,15 +39,20 @@ public final class TensorStorage: @unchecked Sendable {
 /// Recycles large tensor buffers by exact size. A training step frees and allocates the same buffer sizes
 /// every step, yet glibc's heap, fragmented by them, kept growing and handing out fresh pages: on `tiny`
 /// about 1,300 page faults a step, each a kernel zero-fill (`perf`: ~3% of a step). Freed buffers of
-/// 64 KiB or more wait here for the next request of their size instead; at most `capacityBytes` are
-/// kept (beyond that they go back to malloc), so a process that allocates many sizes once (decoding
-/// varied batches) holds no more than that.
+/// 64 KiB or more wait here for the next request of their size instead. At most `capacityBytes` are
+/// kept: past that, the sizes least recently asked for go back to malloc first, so sizes seen once
+/// (a validation pass, a decode of an odd batch) do not crowd out the ones every step uses.
 enum BufferPool {
     static let minimumBytes = 1 << 16
-    static let capacityBytes = 1 << 30
+    static let capacityBytes = 512 << 20
 
-    nonisolated(unsafe) private static var free: [Int: [UnsafeMutableRawPointer]] = [:]
+    private struct SizeClass {
+        var free: [UnsafeMutableRawPointer] = []
+        var lastUse = 0
+    }
+    nonisolated(unsafe) private static var classes: [Int: SizeClass] = [:]
     nonisolated(unsafe) private static var cachedBytes = 0
+    nonisolated(unsafe) private static var clock = 0
     private static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
         let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         pthread_mutex_init(m, nil)
@@ -58,7 +63,9 @@ enum BufferPool {
     static func take(bytes: Int) -> UnsafeMutableRawPointer {
         if bytes >= minimumBytes {
             pthread_mutex_lock(lock)
-            let reused = free[bytes]?.popLast()
+            clock += 1
+            classes[bytes, default: SizeClass()].lastUse = clock
+            let reused = classes[bytes]!.free.popLast()
             if reused != nil { cachedBytes -= bytes }
             pthread_mutex_unlock(lock)
             if let reused { return reused }
@@ -71,16 +78,19 @@ enum BufferPool {
     }
 
     static func give(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
-        if bytes >= minimumBytes {
-            pthread_mutex_lock(lock)
-            let kept = cachedBytes + bytes <= capacityBytes
-            if kept {
-                free[bytes, default: []].append(pointer)
-                cachedBytes += bytes
-            }
-            pthread_mutex_unlock(lock)
-            if kept { return }
+        guard bytes >= minimumBytes, bytes <= capacityBytes else { Glibc.free(pointer); return }
+        var evicted: [UnsafeMutableRawPointer] = []
+        pthread_mutex_lock(lock)
+        classes[bytes, default: SizeClass()].free.append(pointer)
+        cachedBytes += bytes
+        while cachedBytes > capacityBytes {
+            // The least recently requested size that holds anything (possibly this one).
+            guard let (size, _) = classes.filter({ !$0.value.free.isEmpty }).min(by: { $0.value.lastUse < $1.value.lastUse }) else { break }
+            evicted += classes[size]!.free
+            cachedBytes -= size * classes[size]!.free.count
+            classes[size]!.free = []
         }
-        Glibc.free(pointer)
+        pthread_mutex_unlock(lock)
+        for p in evicted { Glibc.free(p) }
     }
 }
