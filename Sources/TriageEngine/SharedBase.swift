@@ -56,9 +56,14 @@ enum BalancedMixture {
     static func training(_ sets: [[Example]]) -> [Example] {
         let most = sets.map(\.count).max() ?? 0
         var mixture = [Example]()
-        mixture.reserveCapacity(most * sets.count)
+        mixture.reserveCapacity(size(sets))
         for set in sets where !set.isEmpty { for i in 0..<most { mixture.append(set[i % set.count]) } }
         return mixture
+    }
+
+    /// How many examples `training(sets)` holds, without building it.
+    static func size(_ sets: [[Example]]) -> Int {
+        (sets.map(\.count).max() ?? 0) * sets.filter { !$0.isEmpty }.count
     }
 
     static func validation(_ sets: [[Example]], total: Int) -> [Example] {

@@ -56,26 +56,44 @@ public enum SuiteTrainer {
         return o
     }
 
+    /// One expert's files as `train-suite` reads them: once, for the shared base, the expert and the router.
+    struct ExpertData {
+        static let files = ["train": "train.jsonl", "valid": "valid.jsonl", "test": "test.jsonl"]
+        let entry: SuiteSpec.Entry
+        let dir: String
+        let train: [Example], valid: [Example], test: [Example]
+        /// SHA-256 of each file, by role.
+        let shas: [String: String]
+        /// Longest answer the expert decodes: its longest training or validation answer plus room, within the context.
+        let maxOutput: Int
+
+        init(suite: String, entry: SuiteSpec.Entry, config: ExpertConfig) throws {
+            self.entry = entry
+            dir = suite + "/" + entry.name
+            var shas = [String: String]()
+            for (role, f) in ExpertData.files { shas[role] = try SHA256.hex(ofFile: dir + "/" + f) }
+            self.shas = shas
+            train = try ExampleReader.read(path: dir + "/train.jsonl", context: config.context).examples
+            valid = try ExampleReader.read(path: dir + "/valid.jsonl", context: config.context).examples
+            test = try ExampleReader.read(path: dir + "/test.jsonl", context: config.context).examples
+            maxOutput = min(config.context - 3, ((train + valid).map { $0.output.utf8.count }.max() ?? 0) + 2)
+        }
+    }
+
     public static func train(suite: String, only: Set<String>? = nil, force: Bool = false, json: Bool, log: (String) -> Void) throws {
         let spec = try SuiteSpec.read(suite)
         BLAS.setThreads(spec.recipe.threads)
         Parallel.threads = spec.recipe.threads
         guard let config = ExpertConfig.preset(spec.recipe.preset) else { throw TriageError.badInput("suite.json: unknown preset \(spec.recipe.preset)") }
+        let data = try spec.experts.map { try ExpertData(suite: suite, entry: $0, config: config) }
         // A --only run retrains the named experts from the base as it is; the base itself is retrained only when
         // its recipe or data changed, or on a full --force run.
         let base = try (spec.recipe.baseSteps ?? 0) > 0
-            ? trainBase(suite: suite, spec: spec, config: config, force: force && only == nil, json: json, log: log) : nil
-        for e in spec.experts where only == nil || only!.contains(e.name) {
-            let dir = suite + "/" + e.name
-            let files = ["train": "train.jsonl", "valid": "valid.jsonl", "test": "test.jsonl"]
-            var shas = [String: String]()
-            for (role, f) in files { shas[role] = try SHA256.hex(ofFile: dir + "/" + f) }
-            let train = try ExampleReader.read(path: dir + "/train.jsonl", context: config.context).examples
-            let valid = try ExampleReader.read(path: dir + "/valid.jsonl", context: config.context).examples
-            let test = try ExampleReader.read(path: dir + "/test.jsonl", context: config.context).examples
-            let maxOutput = min(config.context - 3, (train + valid).map { $0.output.utf8.count }.max()! + 2)
-            let opts = options(spec.recipe, maxOutput: maxOutput)
-            if !force, let old = try? ExpertFolder.read(dir), old.manifest.training?.options == opts, old.manifest.dataSHA256 == shas,
+            ? trainBase(suite: suite, spec: spec, data: data, config: config, force: force && only == nil, json: json, log: log) : nil
+        for d in data where only == nil || only!.contains(d.entry.name) {
+            let (e, dir, train, valid, test) = (d.entry, d.dir, d.train, d.valid, d.test)
+            let opts = options(spec.recipe, maxOutput: d.maxOutput)
+            if !force, let old = try? ExpertFolder.read(dir), old.manifest.training?.options == opts, old.manifest.dataSHA256 == d.shas,
                old.manifest.training?.record != nil, old.manifest.training?.base == base?.base {
                 log("\(e.name): up to date (trained with this recipe and data), skipped")
                 var m = old.manifest
@@ -96,7 +114,7 @@ public enum SuiteTrainer {
             progress.finish()
             let decoder = Decoder(model: model)
             let t0 = MonotonicClock.now()
-            let answers = try decoder.answer(test.map(\.input), maxOutputBytes: maxOutput)
+            let answers = try decoder.answer(test.map(\.input), maxOutputBytes: d.maxOutput)
             var metrics = Scoring.metrics(predictions: answers, references: test.map(\.output), metric: e.metric)
             metrics.validationExactMatch = record.bestValidationAccuracy
             log(String(format: "%@: test exact match %.2f%%%@ (%d examples, %.1f s to evaluate)", e.name, 100 * metrics.exactMatch,
@@ -104,43 +122,36 @@ public enum SuiteTrainer {
                        test.count, MonotonicClock.now() - t0))
             let dtype = SafeTensors.DType(rawValue: spec.recipe.weightsDType) ?? .f32
             try model.save(to: dir + "/weights.safetensors", name: e.name, dtype: dtype)
-            var m = ExpertManifest(name: e.name, description: e.description, task: e.task, config: config, maxOutputBytes: maxOutput,
-                                   data: files, metric: e.metric)
+            var m = ExpertManifest(name: e.name, description: e.description, task: e.task, config: config, maxOutputBytes: d.maxOutput,
+                                   data: ExpertData.files, metric: e.metric)
             m.weightsSHA256 = try SHA256.hex(ofFile: dir + "/weights.safetensors")
             m.weightsDType = dtype.rawValue
-            m.dataSHA256 = shas
+            m.dataSHA256 = d.shas
             m.training = .init(options: opts, record: record, initialWeightsSHA256: base?.base.weightsSHA256, base: base?.base)
             m.metrics = metrics
             m.source = provenance(dir)
             try AtomicFile.write(try m.encoded(), to: dir + "/expert.json")
             try ExpertReadme.write(manifest: m, folder: dir, train: train, valid: valid, test: test)
-            try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors")
-            try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors.best.safetensors")
+            removeCheckpoints(dir + "/.checkpoint.safetensors")
         }
-        try trainRouter(suite: suite, spec: spec, log: log)
+        try trainRouter(suite: suite, spec: spec, data: data, log: log)
     }
 
     /// Trains (or finds up to date) the suite's shared base in `suite/_base/`: the recipe's config, optimizer
     /// and schedule, `base_steps` steps on the balanced mixture of every expert's training data.
-    static func trainBase(suite: String, spec: SuiteSpec, config: ExpertConfig, force: Bool, json: Bool,
+    static func trainBase(suite: String, spec: SuiteSpec, data: [ExpertData], config: ExpertConfig, force: Bool, json: Bool,
                           log: (String) -> Void) throws -> (base: SharedBase, weights: Data) {
         let dir = suite + "/" + SharedBase.directoryName
-        var trainSets = [[Example]](), validSets = [[Example]](), shas = [String: String](), maxOutput = 0
-        for e in spec.experts {
-            let path = suite + "/" + e.name
-            shas[e.name] = try SHA256.hex(ofFile: path + "/train.jsonl")
-            trainSets.append(try ExampleReader.read(path: path + "/train.jsonl", context: config.context).examples)
-            validSets.append(try ExampleReader.read(path: path + "/valid.jsonl", context: config.context).examples)
-            maxOutput = max(maxOutput, (trainSets.last! + validSets.last!).map { $0.output.utf8.count }.max() ?? 0)
-        }
-        let opts = options(spec.recipe, maxOutput: min(config.context - 3, maxOutput + 2), steps: spec.recipe.baseSteps!)
-        let mixture = BalancedMixture.training(trainSets)
+        let shas = Dictionary(uniqueKeysWithValues: data.map { ($0.entry.name, $0.shas["train"]!) })
+        let opts = options(spec.recipe, maxOutput: data.map(\.maxOutput).max() ?? 0, steps: spec.recipe.baseSteps!)
+        let trainSets = data.map(\.train)
         if !force, let old = try SharedBase.read(dir), old.base.options == opts, old.base.trainDataSHA256 == shas {
             log("shared base: up to date (trained with this recipe and data), skipped")
-            try ExpertReadme.writeBase(old.base, config: config, examples: mixture.count, folder: dir)
+            try ExpertReadme.writeBase(old.base, config: config, examples: BalancedMixture.size(trainSets), folder: dir)
             return old
         }
-        let valid = BalancedMixture.validation(validSets, total: opts.validationExamples)
+        let mixture = BalancedMixture.training(trainSets)
+        let valid = BalancedMixture.validation(data.map(\.valid), total: opts.validationExamples)
         log("shared base: \(opts.steps!) steps on \(mixture.count) examples (the \(spec.experts.count) experts' training data, balanced)")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let model = try Transformer(config: config, seed: spec.recipe.seed)
@@ -155,9 +166,14 @@ public enum SuiteTrainer {
         try base.write(to: dir)
         try ExpertReadme.writeBase(base, config: config, examples: mixture.count, folder: dir)
         log(String(format: "shared base: %.1f minutes, validation exact match %.1f%% (all tasks)", record.seconds / 60, 100 * record.bestValidationAccuracy))
-        try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors")
-        try? FileManager.default.removeItem(atPath: dir + "/.checkpoint.safetensors.best.safetensors")
+        removeCheckpoints(dir + "/.checkpoint.safetensors")
         return (base, weights)
+    }
+
+    /// A finished run's checkpoint and its best-weights companion (the trainer's files, not shipped).
+    private static func removeCheckpoints(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+        try? FileManager.default.removeItem(atPath: path + ".best.safetensors")
     }
 
     /// The data's source and licence from the generator's `source.json`, flattened to `source.*` / `licence.*` strings.
@@ -175,12 +191,18 @@ public enum SuiteTrainer {
 
     /// The router for the whole suite, shipped in `Experts/_router/` so a first run needs no training.
     public static func trainRouter(suite: String, spec: SuiteSpec, log: (String) -> Void) throws {
+        try trainRouter(suite: suite, spec: spec, data: nil, log: log)
+    }
+
+    /// `data`: the experts' files when the caller has read them already (`train`), else they are read here.
+    static func trainRouter(suite: String, spec: SuiteSpec, data: [ExpertData]?, log: (String) -> Void) throws {
         var train = [(input: String, expert: String)](), valid = [(input: String, expert: String)]()
         for e in spec.experts {
             let dir = suite + "/" + e.name
             guard FileManager.default.fileExists(atPath: dir + "/weights.safetensors") else { continue }
-            train += try ExampleReader.read(path: dir + "/train.jsonl").examples.map { ($0.input, e.name) }
-            valid += try ExampleReader.read(path: dir + "/valid.jsonl").examples.map { ($0.input, e.name) }
+            let read = data?.first { $0.entry.name == e.name }
+            train += try (read?.train ?? ExampleReader.read(path: dir + "/train.jsonl").examples).map { ($0.input, e.name) }
+            valid += try (read?.valid ?? ExampleReader.read(path: dir + "/valid.jsonl").examples).map { ($0.input, e.name) }
         }
         let background = try ExampleReader.read(path: suite + "/_background/background.jsonl", requireOutput: false).examples.map(\.input)
         let (model, metrics) = try RouterTrainer.train(examples: train, validation: valid, background: background, config: RouterConfig())
