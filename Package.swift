@@ -39,5 +39,5 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry"]),
         .testTarget(name: "TriageCLITests", dependencies: ["TriageEngine", "Registry", "ExpertModel"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -4,16 +4,16 @@
 // than misread. The list is a parameter so tests (and future versions) can add steps.
 
 /// One schema step: applying it takes the database from `version - 1` to `version`.
-public struct Migration {
+public struct Migration: Sendable {
     /// The schema version this step produces (1, 2, 3, … with no gaps).
     public let version: Int
     /// A short name for logs and errors.
     public let name: String
     /// The change itself; runs inside the migration transaction.
-    public let apply: (Database) throws -> Void
+    public let apply: @Sendable (Database) throws -> Void
 
     /// A step written in Swift (for data rewrites that plain SQL cannot express).
-    public init(version: Int, name: String, apply: @escaping (Database) throws -> Void) {
+    public init(version: Int, name: String, apply: @escaping @Sendable (Database) throws -> Void) {
         self.version = version
         self.name = name
         self.apply = apply

@@ -2,7 +2,7 @@
 // because the CLI prints them to the user as they are.
 
 /// Who a blob belongs to, so that a corrupt or missing file can be reported with the command that repairs it.
-public enum BlobOwner: Equatable, CustomStringConvertible, ExpressibleByStringLiteral {
+public enum BlobOwner: Equatable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
     /// The weights of the named expert.
     case expertWeights(String)
     /// A data split (train/valid/test) of the named expert.

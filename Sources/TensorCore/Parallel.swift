@@ -33,12 +33,19 @@ public enum Parallel {
                 tc_pool_run(workers, { ctx, w in ctx!.assumingMemoryBound(to: Region.self).pointee.run(w) }, p)
             }
             if ran != 0 { return }
+            let shared = SharedRegion(region: region)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 tc_flush_denormals()
-                region.run(w)
+                shared.region.run(w)
             }
         }
     }
+
+    /// A region handed to GCD's workers. Safe to share although the body is not `Sendable`: the
+    /// region is only read, each worker runs the body on its own disjoint range (callers write
+    /// disjoint slices, the contract of every parallel loop here), and `concurrentPerform` returns
+    /// only after every worker has finished, so nothing outlives the caller's frame.
+    private struct SharedRegion: @unchecked Sendable { let region: Region }
 
     /// One parallel region, reached by the pool's workers through a context pointer.
     private struct Region {

@@ -53,7 +53,8 @@ enum BufferPool {
     nonisolated(unsafe) private static var classes: [Int: SizeClass] = [:]
     nonisolated(unsafe) private static var cachedBytes = 0
     nonisolated(unsafe) private static var clock = 0
-    private static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
+    /// Allocated once and never freed; every access to the pool's state holds it.
+    nonisolated(unsafe) private static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
         let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         pthread_mutex_init(m, nil)
         return m

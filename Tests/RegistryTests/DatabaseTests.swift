@@ -91,8 +91,11 @@ final class DatabaseTests: XCTestCase {
         try writer.execute("BEGIN IMMEDIATE")
         try writer.run("INSERT INTO t VALUES (1)")
         let released = expectation(description: "writer released")
+        // The connection moves to one other thread, which alone uses it from then on.
+        struct Handoff: @unchecked Sendable { let db: Database }
+        let handoff = Handoff(db: writer)
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) {
-            try? writer.execute("COMMIT")
+            try? handoff.db.execute("COMMIT")
             released.fulfill()
         }
         try other.transaction { try other.run("INSERT INTO t VALUES (2)") }

@@ -75,13 +75,13 @@ final class CLIHarness {
 
     func write(_ name: String, _ text: String) -> String {
         let path = work + "/" + name
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        precondition(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)), "cannot write \(path)")
         return path
     }
 
     func write(_ name: String, data: Data) -> String {
         let path = work + "/" + name
-        FileManager.default.createFile(atPath: path, contents: data)
+        precondition(FileManager.default.createFile(atPath: path, contents: data), "cannot write \(path)")
         return path
     }
 

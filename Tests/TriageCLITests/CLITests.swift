@@ -4,19 +4,24 @@ import Registry
 
 /// The `triage` binary end to end, in temporary homes.
 final class CLITests: XCTestCase {
-    /// A home with one trained `rev` expert, made once and copied by the tests that need it.
-    static var base: CLIHarness!
+    /// A home with one trained `rev` expert, made on first use and copied by the tests that need it.
+    /// XCTest runs one test at a time on one thread, the only thread that touches it.
+    nonisolated(unsafe) private static var base: Swift.Result<CLIHarness, Error>?
 
-    override class func setUp() {
-        super.setUp()
-        base = try! CLIHarness()
-        let r = try! base.addExpert("rev", task: "rev")
-        precondition(r.status == 0, "could not train the base expert: \(r.stderr)")
-    }
+    struct BaseFailed: Error, CustomStringConvertible { let description: String }
 
     func copyOfBase() throws -> CLIHarness {
+        if CLITests.base == nil {
+            CLITests.base = Swift.Result {
+                let h = try CLIHarness()
+                let r = try h.addExpert("rev", task: "rev")
+                guard r.status == 0 else { throw BaseFailed(description: "could not train the base expert: \(r.stderr)") }
+                return h
+            }
+        }
+        let base = try CLITests.base!.get()
         let h = try CLIHarness()
-        try FileManager.default.copyItem(atPath: CLITests.base.home, toPath: h.home)
+        try FileManager.default.copyItem(atPath: base.home, toPath: h.home)
         return h
     }
 
