@@ -1,7 +1,8 @@
 // swift-tools-version:6.1
 // Triage: narrow experts and a router, on the user's own CPU.
 //
-// Dependencies point one way: triage (CLI) → TriageEngine → Router / ExpertModel / Registry → TensorCore.
+// Dependencies point one way: triage (CLI) → TriagePresentation → TriageLab → TriageEngine (the runtime)
+// → Router / ExpertModel / Registry → TensorCore.
 // TensorCore knows nothing of experts; Registry knows nothing of tensors.
 import PackageDescription
 
@@ -29,15 +30,22 @@ let package = Package(
         .target(name: "ExpertModel", dependencies: ["TensorCore", "CKernels"]),
         .target(name: "Router", dependencies: ["TensorCore", "CKernels"]),
         .target(name: "Registry", dependencies: ["CSQLite", "CCrypto"]),
+        // Runtime: the engine the CLI and the server call (ask, route, experts, eval, the suite bootstrap).
         .target(name: "TriageEngine", dependencies: ["ExpertModel", "Router", "Registry", "TensorCore", "CKernels"]),
+        // Lab: benchmarks, parity, compare, suite training and the expert READMEs it writes.
+        .target(name: "TriageLab", dependencies: ["TriageEngine", "ExpertModel", "Router", "Registry", "TensorCore"]),
+        // Presentation: progress bars and the HTML report, for people at a terminal or a browser.
+        .target(name: "TriagePresentation", dependencies: ["TriageLab", "ExpertModel", "TensorCore"]),
         .executableTarget(name: "TriageCLI", dependencies: [
-            "TriageEngine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TriageEngine", "TriageLab", "TriagePresentation", "ExpertModel",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "CKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ExpertModelTests", dependencies: ["ExpertModel", "TensorCore"]),
         .testTarget(name: "RouterTests", dependencies: ["Router", "TensorCore"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry"]),
-        .testTarget(name: "TriageCLITests", dependencies: ["TriageEngine", "Registry", "ExpertModel"]),
+        .testTarget(name: "TriageEngineTests", dependencies: ["TriageEngine", "TriageLab", "ExpertModel", "Registry"]),
+        .testTarget(name: "TriageCLITests", dependencies: ["Registry", "ExpertModel"]),
     ],
     swiftLanguageModes: [.v6]
 )

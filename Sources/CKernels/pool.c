@@ -5,6 +5,8 @@
 // start at once, and sleeps on a condition variable when none comes. One region runs at a time: a call
 // made while another is in flight (nested, or from a second thread) gets 0 and the caller runs it elsewhere.
 #include <pthread.h>
+#include <signal.h>
+#include <string.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -100,3 +102,24 @@ int tc_pool_run(long workers, tc_pool_task fn, void *ctx) {
     atomic_flag_clear_explicit(&busy, memory_order_release);
     return 1;
 }
+
+/* ---- Interruption: SIGINT/SIGTERM set a flag that long work polls ---------------------------------- */
+
+static volatile sig_atomic_t tc_interrupted = 0;
+
+static void tc_on_interrupt(int sig) {
+    tc_interrupted = 1;
+    /* A second Ctrl-C ends the process the usual way. */
+    if (sig == SIGINT) signal(SIGINT, SIG_DFL);
+}
+
+void tc_interrupt_install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = tc_on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int tc_interrupt_requested(void) { return tc_interrupted; }

@@ -19,7 +19,8 @@ public struct Example: Codable, Equatable, Sendable {
 }
 
 /// Reads task data from JSONL: one object per line with string fields `input` and `output`
-/// (other fields are ignored; blank lines are skipped). Every problem names the file and line.
+/// (other fields are ignored; blank lines are skipped, as `JSONLines` reads every JSONL file). Every
+/// problem names the file and line.
 public enum ExampleReader {
     public struct Result {
         public var examples: [Example]
@@ -41,32 +42,25 @@ public enum ExampleReader {
     public static func read(data: Data, name: String, context: Int? = nil, requireOutput: Bool = true, skipBadLines: Bool = false) throws -> Result {
         var examples = [Example]()
         var skipped = [ExpertError]()
-        var lineNo = 0
-        var nonBlank = 0
-        for rawLine in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            lineNo += 1
-            var line = rawLine
-            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+        var lastLine = 0, nonBlank = 0
+        try JSONLines.forEachLine(in: data) { lineNo, line in
             nonBlank += 1
+            lastLine = lineNo
             do {
-                examples.append(try parse(Data(line), file: name, line: lineNo, context: context, requireOutput: requireOutput))
+                let dict = try JSONLines.object(line, file: name, line: lineNo)
+                examples.append(try parse(dict, file: name, line: lineNo, context: context, requireOutput: requireOutput))
             } catch let e as ExpertError {
                 if !skipBadLines { throw e }
                 skipped.append(e)
             }
         }
         if nonBlank == 0 { throw ExpertError.emptyData(file: name) }
-        if examples.isEmpty { throw ExpertError.badData(file: name, line: lineNo, problem: "no valid examples (\(skipped.count) bad lines skipped)") }
+        if examples.isEmpty { throw ExpertError.badData(file: name, line: lastLine, problem: "no valid examples (\(skipped.count) bad lines skipped)") }
         return Result(examples: examples, skipped: skipped)
     }
 
-    static func parse(_ line: Data, file: String, line n: Int, context: Int?, requireOutput: Bool) throws -> Example {
+    static func parse(_ dict: [String: Any], file: String, line n: Int, context: Int?, requireOutput: Bool) throws -> Example {
         func bad(_ p: String) -> ExpertError { .badData(file: file, line: n, problem: p) }
-        guard String(data: line, encoding: .utf8) != nil else { throw bad("invalid UTF-8") }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: line) } catch { throw bad("not valid JSON") }
-        guard let dict = object as? [String: Any] else { throw bad("expected a JSON object with \"input\" and \"output\"") }
         guard let inputAny = dict["input"] else { throw bad("missing field \"input\"") }
         guard let input = inputAny as? String else { throw bad("field \"input\" is not a string") }
         var output = ""

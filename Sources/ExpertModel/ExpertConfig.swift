@@ -24,12 +24,16 @@ public struct ExpertConfig: Codable, Equatable, Sendable {
     public static let tiny = ExpertConfig(dModel: 128, nLayers: 4, nHeads: 4, dFF: 512, context: 128)
     public static let small = ExpertConfig(dModel: 256, nLayers: 6, nHeads: 8, dFF: 1024, context: 256)
 
-    public static func preset(_ name: String) -> ExpertConfig? {
-        switch name.lowercased() {
-        case "nano": return .nano
-        case "tiny": return .tiny
-        case "small": return .small
-        default: return nil
+    /// The named model sizes `experts add --preset` offers.
+    public enum Preset: String, CaseIterable, Codable, Sendable {
+        case nano, tiny, small
+
+        public var config: ExpertConfig {
+            switch self {
+            case .nano: return .nano
+            case .tiny: return .tiny
+            case .small: return .small
+            }
         }
     }
 
@@ -71,30 +75,5 @@ public struct ExpertConfig: Codable, Equatable, Sendable {
         self.init(dModel: try int("d_model"), nLayers: try int("n_layers"), nHeads: try int("n_heads"),
                   dFF: try int("d_ff"), context: try int("context"), vocab: try int("vocab"))
         try validate()
-    }
-}
-
-/// Errors an expert reports to its user, each with the file, line or value at fault.
-public enum ExpertError: Error, CustomStringConvertible, Equatable {
-    case invalidConfig(String)
-    case badData(file: String, line: Int, problem: String)
-    case emptyData(file: String)
-    case inputTooLong(bytes: Int, limit: Int)
-    case badWeights(String)
-    case badCheckpoint(String)
-    case diverged(step: Int, learningRate: Float)
-
-    public var description: String {
-        switch self {
-        case .invalidConfig(let s): return "invalid model config: \(s)"
-        case .badData(let f, let l, let p): return "\(f):\(l): \(p)"
-        case .emptyData(let f): return "\(f): no examples (the file is empty)"
-        case .inputTooLong(let b, let limit):
-            return "input is \(b) bytes; this expert's context allows at most \(limit) (inputs are never cut)"
-        case .badWeights(let s): return "bad weights: \(s)"
-        case .badCheckpoint(let s): return "bad checkpoint: \(s)"
-        case .diverged(let step, let lr):
-            return "training diverged at step \(step) (the loss is not finite at learning rate \(lr)); lower the learning rate and run again"
-        }
     }
 }

@@ -64,6 +64,12 @@ public struct TrainingProgress: Sendable {
 /// Receives progress; the CLI renders it as a bar, plain lines or JSON.
 public protocol TrainingObserver: AnyObject {
     func trainingProgress(_ p: TrainingProgress, validated: Bool)
+    /// The run returned or threw: a bar drawn in place ends its line here.
+    func trainingEnded()
+}
+
+extension TrainingObserver {
+    public func trainingEnded() {}
 }
 
 /// Trains a transformer on examples with AdamW (warm-up, cosine decay, clipping), validating,
@@ -76,7 +82,9 @@ public final class Trainer {
     /// Checkpoint and best-weights files (in a run directory); nil disables both.
     public let checkpointPath: String?
     public var bestWeightsPath: String? { checkpointPath.map { $0 + ".best.safetensors" } }
-    /// Set from another thread (e.g. on SIGINT) to stop after the current step with a checkpoint.
+    /// Set (by an observer, or another thread) to stop after the current step with a checkpoint; `run`
+    /// then returns the partial record. A SIGINT or SIGTERM caught by `Interruption` stops the same way
+    /// but makes `run` throw `ExpertError.interrupted`, so nothing half-trained is registered.
     nonisolated(unsafe) public var stopRequested = false
 
     public init(model: Transformer, train: [Example], validation: [Example], options: TrainingOptions, checkpointPath: String? = nil) throws {
@@ -96,7 +104,7 @@ public final class Trainer {
     /// Exact-match accuracy of greedy answers on the validation examples.
     public func validate() throws -> Double {
         guard !validation.isEmpty else { return 0 }
-        let answers = try Decoder(model: model).answer(validation.map(\.input), maxOutputBytes: options.maxOutputBytes)
+        let answers = try ExpertDecoder(model: model).answer(validation.map(\.input), maxOutputBytes: options.maxOutputBytes)
         let right = zip(answers, validation).filter { $0 == $1.output }.count
         return Double(right) / Double(validation.count)
     }
@@ -116,6 +124,7 @@ public final class Trainer {
     /// On return the model holds the best validated weights.
     @discardableResult
     public func run(resume: Bool = false, observer: TrainingObserver? = nil) throws -> TrainingRecord {
+        defer { observer?.trainingEnded() }
         let opt = AdamW(learningRate: options.learningRate, beta1: 0.9, beta2: 0.95, eps: 1e-8,
                         weightDecay: options.weightDecay, decayOnlyMatrices: true)
         var st = State()
@@ -131,7 +140,7 @@ public final class Trainer {
         var windowStart = MonotonicClock.now(), windowTokens = 0
         var runStart = MonotonicClock.now() - st.seconds
         while st.totalSteps == 0 || st.step < st.totalSteps {
-            if stopRequested { break }
+            if stopRequested || Interruption.requested { break }
             let batch = batcher.next()
             model.parameters.zeroGrad()
             let loss = model.loss(batch)
@@ -179,7 +188,8 @@ public final class Trainer {
                                                         tokensPerSecond: tps, validationAccuracy: validated ?? (st.best >= 0 ? st.best : nil),
                                                         elapsed: st.seconds), validated: validated != nil)
         }
-        if let cp = checkpointPath, stopRequested { try saveCheckpoint(to: cp, optimizer: opt, state: st, batcher: batcher) }
+        if let cp = checkpointPath, stopRequested || Interruption.requested { try saveCheckpoint(to: cp, optimizer: opt, state: st, batcher: batcher) }
+        if Interruption.requested { throw ExpertError.interrupted(step: st.step, checkpoint: checkpointPath) }
         if let bp = bestWeightsPath, st.best >= 0, FileManager.default.fileExists(atPath: bp) {
             let best = try Transformer.load(from: bp)
             try model.parameters.load(best.parameters.entries())

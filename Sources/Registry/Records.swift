@@ -4,7 +4,7 @@
 import Foundation
 
 /// The data splits stored with an expert.
-public enum DataRole: String, CaseIterable, Codable, Comparable {
+public enum DataRole: String, CaseIterable, Codable, Comparable, Sendable {
     case train, valid, test
 
     public static func < (a: DataRole, b: DataRole) -> Bool {

@@ -74,7 +74,7 @@ public final class Registry {
             for item in items { try insertExpert(item.record, weights: item.weights, data: item.data, replace: replace) }
             try ensureBlobRow(router.weightsBlob, size: nil, owner: .other("the new router's weights"))
             try checkRouter(router, against: try expertNames())
-            let stored = try insertRouter(router, activate: true)
+            let stored = try insertRouter(router)
             try failpoint("register.beforeCommit")
             return (try items.map { try expert(named: $0.record.name)! }, stored)
         }
@@ -133,7 +133,7 @@ public final class Registry {
             if let newRouter {
                 try ensureBlobRow(newRouter.weightsBlob, size: nil, owner: .other("the new router's weights"))
                 try checkRouter(newRouter, against: try expertNames())
-                result = try insertRouter(newRouter, activate: true)
+                result = try insertRouter(newRouter)
             } else if let active = try activeRouter(), active.expertSet.contains(name) {
                 try database.run("UPDATE routers SET active = 0 WHERE active = 1")
             } else {
@@ -190,53 +190,14 @@ public final class Registry {
 
     // MARK: - Routers
 
-    /// Stores a router trained on its own (e.g. a retrained router); if `activate`, it must route to exactly
-    /// the registered experts and becomes the only active router. Returns it with its id and version.
+    /// Registers `router` as the next version and makes it the active one; the router it supersedes is
+    /// deleted (its blob becomes garbage for `gc`). It must route to exactly the registered experts.
     @discardableResult
-    public func registerRouter(_ router: RouterRecord, activate: Bool = true) throws -> RouterRecord {
+    public func registerRouter(_ router: RouterRecord) throws -> RouterRecord {
         try database.transaction {
             try ensureBlobRow(router.weightsBlob, size: nil, owner: .other("the new router's weights"))
-            if activate { try checkRouter(router, against: try expertNames()) }
-            return try insertRouter(router, activate: activate)
-        }
-    }
-
-    /// Makes router `version` the only active one (it must route to exactly the registered experts).
-    public func activateRouter(version: Int) throws {
-        try database.transaction {
-            guard let router = try router(version: version) else {
-                throw RegistryError.notFound(kind: "router", name: "v\(version)")
-            }
             try checkRouter(router, against: try expertNames())
-            try database.run("UPDATE routers SET active = 0 WHERE active = 1 AND version != ?", [.int(Int64(version))])
-            try database.run("UPDATE routers SET active = 1 WHERE version = ?", [.int(Int64(version))])
-        }
-    }
-
-    /// Deletes inactive router `version` (its blob file stays until `gc`); the active router is refused.
-    public func removeRouter(version: Int) throws {
-        try database.transaction {
-            guard let router = try router(version: version) else {
-                throw RegistryError.notFound(kind: "router", name: "v\(version)")
-            }
-            if router.active {
-                throw RegistryError.invalidRecord(reason: "router v\(version) is the active router; activate another one first")
-            }
-            try database.run("DELETE FROM routers WHERE version = ?", [.int(Int64(version))])
-        }
-    }
-
-    /// Deletes all inactive routers except the `keep` most recent ones; returns the deleted versions.
-    @discardableResult
-    public func pruneRouters(keep: Int = 0) throws -> [Int] {
-        try database.transaction {
-            let versions = try database.query("SELECT version FROM routers WHERE active = 0 ORDER BY version DESC")
-                .compactMap { $0.int("version") }
-            let doomed = Array(versions.dropFirst(max(0, keep))).sorted()
-            for version in doomed {
-                try database.run("DELETE FROM routers WHERE version = ?", [.int(Int64(version))])
-            }
-            return doomed
+            return try insertRouter(router)
         }
     }
 
@@ -366,6 +327,9 @@ public final class Registry {
     @discardableResult
     public func gc(minimumAge: TimeInterval = 3600) throws -> (removed: [String], bytesFreed: Int) {
         try database.transaction {
+            // Registries written before routers were pruned on insert keep superseded ones: drop them now
+            // (while a router is active, an inactive one is never used again).
+            try database.run("DELETE FROM routers WHERE active = 0 AND EXISTS (SELECT 1 FROM routers WHERE active = 1)")
             try database.run("DELETE FROM blobs WHERE sha256 NOT IN (\(Registry.referencedSQL))")
             let known = Set(try database.query("SELECT sha256 FROM blobs").compactMap { $0.string("sha256") })
             let scan = try blobs.scan()
@@ -438,25 +402,24 @@ public final class Registry {
         }
     }
 
-    /// Inserts `router` as the next version, optionally making it the only active router.
-    private func insertRouter(_ router: RouterRecord, activate: Bool) throws -> RouterRecord {
+    /// Inserts `router` as the next version and the only router: the superseded ones are deleted, so each
+    /// `experts add` or `remove` does not leave a router's weights (~8 MB for the suite) behind. Versions
+    /// keep counting up (the number is taken before the delete), so a process that cached a router by
+    /// version always sees a change.
+    private func insertRouter(_ router: RouterRecord) throws -> RouterRecord {
         let version = (try database.scalar("SELECT MAX(version) FROM routers").intValue ?? 0) + 1
-        if activate { try database.run("UPDATE routers SET active = 0 WHERE active = 1") }
+        try database.run("DELETE FROM routers")
         try database.run("""
-            INSERT INTO routers (version, expert_set_json, weights_blob, metrics_json, active) VALUES (?, ?, ?, ?, ?)
+            INSERT INTO routers (version, expert_set_json, weights_blob, metrics_json, active) VALUES (?, ?, ?, ?, 1)
             """, [.int(Int64(version)), .text(Registry.encodeNames(router.expertSet)), .text(router.weightsBlob),
-                  .text(router.metricsJSON), .int(activate ? 1 : 0)])
+                  .text(router.metricsJSON)])
         return try self.router(version: version)!
     }
 
-    /// Runs the test hook, then honours `TRIAGE_FAILPOINT=<point>` (throw) or `<point>:crash` (exit now).
+    /// Runs the test hook, then honours `TRIAGE_FAILPOINT` (see `Failpoint`).
     private func failpoint(_ point: String) throws {
         try failpointHook?(point)
-        guard let spec = ProcessInfo.processInfo.environment["TRIAGE_FAILPOINT"], !spec.isEmpty else { return }
-        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
-        guard parts.first == point else { return }
-        if parts.count > 1 && parts[1] == "crash" { _exit(75) }
-        throw RegistryError.injectedFailure(point: point)
+        try Failpoint.reach(point)
     }
 
     private static func quote(_ identifier: String) -> String {

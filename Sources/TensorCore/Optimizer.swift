@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CKernels
 
 /// AdamW with decoupled weight decay and bias correction (PyTorch's update order), applied to
@@ -109,6 +112,3 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
         return peak * (minRatio + (1 - minRatio) * cosine)
     }
 }
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -1,6 +1,19 @@
 import Foundation
 import CKernels
 
+/// How many cores Triage computes on: products (`BLAS`) and every other parallel loop (`Parallel`)
+/// use the same workers, so they are always set together, here.
+public enum ComputeThreads {
+    /// Uses `n` cores (at least one) for products and loops alike.
+    public static func set(_ n: Int) {
+        BLAS.setThreads(n)
+        Parallel.threads = max(1, n)
+    }
+
+    /// The cores in use.
+    public static var count: Int { Parallel.threads }
+}
+
 /// Splits loops across cores. Work below `minimumPerThread` items stays on the calling thread,
 /// where thread wake-up would cost more than it saves.
 public enum Parallel {

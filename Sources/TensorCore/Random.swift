@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// A seeded pseudo-random generator (xoshiro256**, seeded through SplitMix64). No global state: a
 /// training run owns its generator, so the run is reproducible from its seed, and the state can be
 /// saved in a checkpoint and restored exactly.
@@ -69,6 +72,3 @@ public struct RandomGenerator: Codable, Equatable, Sendable {
         for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, nextInt(below: i + 1)) }
     }
 }
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A contiguous, row-major Float32 tensor. Value semantics: copies share storage until one of them
 /// is written through `withMutableValues` (copy on write); ops read inputs in place and write new storage.
 /// A tensor that takes part in autograd carries a `GradNode`.
@@ -117,6 +119,3 @@ extension Tensor: CustomStringConvertible {
         return "Tensor(\(shape): [\(head)\(count > 8 ? ", …" : "")])"
     }
 }
-#if canImport(Foundation)
-import Foundation
-#endif

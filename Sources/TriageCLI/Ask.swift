@@ -1,31 +1,8 @@
 import ArgumentParser
 import Foundation
 import TriageEngine
-
-/// Reads `{"input": …, "id"?: …}` lines from a file or stdin.
-func readRequests(_ path: String) throws -> [Request] {
-    let data: Data
-    if path == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else {
-        guard let d = FileManager.default.contents(atPath: path) else { throw TriageError.notFound("cannot read \(path)") }
-        data = d
-    }
-    var out = [Request]()
-    var n = 0
-    for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-        n += 1
-        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-        let name = path == "-" ? "stdin" : path
-        guard String(data: Data(line), encoding: .utf8) != nil else { throw TriageError.badInput("\(name):\(n): invalid UTF-8") }
-        guard let obj = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
-            throw TriageError.badInput("\(name):\(n): not a JSON object (expected {\"input\": \"…\"})")
-        }
-        guard let input = obj["input"] as? String else { throw TriageError.badInput("\(name):\(n): missing string field \"input\"") }
-        let id = obj["id"].map { v -> String in (v as? String) ?? "\(v)" }
-        out.append(Request(id: id, input: input))
-    }
-    if out.isEmpty { throw TriageError.badInput("\(path == "-" ? "stdin" : path): no requests (the input is empty)") }
-    return out
-}
+import TriageLab
+import TriagePresentation
 
 /// The request(s) of `ask` and `route`: one TEXT argument, or a JSONL file (or stdin).
 struct RequestOptions: ParsableArguments {
@@ -36,7 +13,7 @@ struct RequestOptions: ParsableArguments {
         if (text == nil) == (file == nil) { throw ValidationError("give the request TEXT or --file F.jsonl (not both)") }
     }
 
-    func requests() throws -> [Request] { try file.map(readRequests) ?? [Request(input: text!)] }
+    func requests() throws -> [Request] { try file.map(RequestReader.read) ?? [Request(input: text!)] }
     var batch: Bool { file != nil }
 }
 
@@ -55,7 +32,7 @@ struct Ask: ParsableCommand {
         try guarded {
             let engine = try openEngine(global)
             let requests = try request.requests()
-            if requests.count < 8 { Engine.useSingleThread() }
+            Engine.chooseThreads(forRequests: requests.count)
             let answers = try engine.ask(requests, expert: expert, top: top, explain: explain)
             if request.batch {
                 for a in answers { try printJSON(a) }

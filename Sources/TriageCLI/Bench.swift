@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import TriageEngine
+import TriageLab
+import TriagePresentation
 
 /// `triage bench …`: speed of the hot paths, side by side with the peers' scripts in Benchmarks/.
 struct Bench: ParsableCommand {

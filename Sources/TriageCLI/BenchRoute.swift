@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
-import Router
 import TriageEngine
+import TriageLab
+import TriagePresentation
 
 extension Bench {
     /// `triage bench route`: the router against fastText (Benchmarks/router.sh runs both on the same files).
@@ -36,18 +37,11 @@ extension Bench {
         @Option(help: "Timed routing passes over the test file.") var passes: Int = 5
         @Flag(help: "One JSON object.") var json = false
 
-        var config: RouterConfig {
-            var c = RouterConfig()
-            if let buckets { c.buckets = buckets }
-            if let dim { c.dim = dim }
-            if let epochs { c.epochs = epochs }
-            if let lr { c.learningRate = lr }
-            if let maxPerExpert { c.maxPerExpert = maxPerExpert }
-            if let targetAcceptance { c.targetAcceptance = targetAcceptance }
-            if let backgroundWeight { c.backgroundWeight = backgroundWeight }
-            if let wordCount { c.wordCountFeature = wordCount }
-            if let seed { c.seed = seed }
-            return c
+        var overrides: RouterBenchmark.Overrides {
+            var o = RouterBenchmark.Overrides()
+            (o.buckets, o.dim, o.epochs, o.learningRate, o.maxPerExpert) = (buckets, dim, epochs, lr, maxPerExpert)
+            (o.targetAcceptance, o.backgroundWeight, o.wordCount, o.seed) = (targetAcceptance, backgroundWeight, wordCount, seed)
+            return o
         }
 
         func validate() throws {
@@ -57,8 +51,7 @@ extension Bench {
         }
 
         func run() throws {
-            let config = config
-            try config.validate()
+            let config = try overrides.config()
             if let peerDir {
                 let s = try RouterPeerFiles.write(expertsRoot: experts, to: peerDir, config: config)
                 let note = "wrote \(peerDir)/{train,valid,test}.jsonl: \(s.experts.count) experts, \(s.perExpert) training inputs each (\(s.train) in all), \(s.valid) valid, \(s.test) test"

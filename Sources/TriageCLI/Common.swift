@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import TriageEngine
+import TriageLab
+import TriagePresentation
+import ExpertModel
 
 /// Options every registry command takes.
 struct GlobalOptions: ParsableArguments {
@@ -30,3 +33,6 @@ func openEngine(_ g: GlobalOptions, bootstrap: Bool = true) throws -> Engine {
 func printJSON<T: Encodable>(_ v: T) throws { print(try JSONOutput.line(v)) }
 
 func percent(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
+
+extension ExpertConfig.Preset: ExpressibleByArgument {}
+extension Setting: ExpressibleByArgument {}

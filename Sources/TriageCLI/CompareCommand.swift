@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import TriageEngine
+import TriageLab
+import TriagePresentation
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(

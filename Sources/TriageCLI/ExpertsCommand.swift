@@ -1,28 +1,14 @@
 import ArgumentParser
-import ExpertModel
 import Foundation
-import Registry
 import TriageEngine
+import TriageLab
+import TriagePresentation
+import ExpertModel
 
 struct Experts: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, inspect, train, import, export and remove experts.",
         subcommands: [List.self, Show.self, Add.self, Import.self, Export.self, Remove.self, TrainSuite.self])
-
-    struct Summary: Encodable {
-        var name: String
-        var version: Int
-        var description: String?
-        var parameters: Int
-        var exactMatch: Double?
-        var created: String?
-        enum CodingKeys: String, CodingKey { case name, version, description, parameters, exactMatch = "exact_match", created }
-    }
-
-    static func summary(_ r: ExpertRecord) -> Summary {
-        let m = r.metricsJSON.flatMap { try? JSONDecoder().decode(ExpertMetrics.self, from: Data($0.utf8)) }
-        return Summary(name: r.name, version: r.version, description: r.description, parameters: r.paramCount, exactMatch: m?.exactMatch, created: r.createdAt)
-    }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The registered experts.")
@@ -31,11 +17,11 @@ struct Experts: ParsableCommand {
         func run() throws {
             try guarded {
                 let engine = try openEngine(global)
-                let experts = try engine.registry.listExperts()
-                if json { for e in experts { try printJSON(Experts.summary(e)) }; return }
+                let experts = try engine.listExperts()
+                if json { for e in experts { try printJSON(e) }; return }
                 if experts.isEmpty { note("no experts registered (add one with `triage experts add NAME --data FILE.jsonl`)"); return }
                 print("name              ver   params  test exact  description")
-                for e in experts.map(Experts.summary) {
+                for e in experts {
                     print(e.name.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%5d %8d  %10@  ", e.version, e.parameters,
                           (e.exactMatch.map(percent) ?? "-") as NSString) + (e.description ?? ""))
                 }
@@ -51,11 +37,10 @@ struct Experts: ParsableCommand {
         func run() throws {
             try guarded {
                 let engine = try openEngine(global)
-                let r = try engine.expertRecord(name)
-                let manifest = r.manifestJSON ?? "{}"
+                let (r, manifest) = try engine.manifest(of: name)
                 if json { print(manifest); return }
                 let obj = try JSONSerialization.jsonObject(with: Data(manifest.utf8))
-                print("\(r.name) (version \(r.version), registered \(r.createdAt ?? "?"))")
+                print("\(r.name) (version \(r.version), registered \(r.created ?? "?"))")
                 let pretty = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
                 print(String(decoding: pretty, as: UTF8.self))
             }
@@ -71,7 +56,7 @@ struct Experts: ParsableCommand {
         @Option(help: "Training data (JSONL).") var data: String
         @Option(help: "Validation data (default: split off 1/20).") var valid: String?
         @Option(help: "Test data (default: split off 1/20).") var test: String?
-        @Option(help: "Model size: nano, tiny or small.") var preset = "tiny"
+        @Option(help: "Model size: nano, tiny or small.") var preset: ExpertConfig.Preset = .tiny
         @Option(help: "Training budget in optimiser steps.") var steps: Int?
         @Option(help: "Training budget in wall-clock minutes (when --steps is not given).") var minutes: Double?
         @Option(help: "Random seed (initialisation and data order).") var seed: UInt64 = 1
@@ -93,11 +78,10 @@ struct Experts: ParsableCommand {
         func run() throws {
             try guarded {
                 let engine = try openEngine(global)
-                var options = TrainingOptions(steps: steps, minutes: steps == nil ? minutes : nil, seed: seed)
-                options.learningRate = learningRate
-                options.batchSize = batchSize
-                if let s = steps { options.warmupSteps = min(100, max(1, s / 10)); options.validateEvery = max(50, s / 10); options.checkpointEvery = max(50, s / 10) }
-                var req = AddRequest(name: name, dataPath: data, options: options)
+                var req = AddRequest(name: name, dataPath: data, budget: steps.map(TrainingBudget.steps) ?? .minutes(minutes!))
+                req.seed = seed
+                req.learningRate = learningRate
+                req.batchSize = batchSize
                 req.validPath = valid
                 req.testPath = test
                 req.preset = preset
@@ -105,10 +89,8 @@ struct Experts: ParsableCommand {
                 req.skipBadLines = skipBadLines
                 req.replace = replace
                 req.initFrom = initFrom
-                let progress = ProgressReporter(label: name, json: json)
-                defer { progress.finish() }
-                let s = try engine.addExpert(req, observer: progress, log: note)
-                progress.finish()
+                Interruption.install()
+                let s = try engine.addExpert(req, observer: ProgressReporter(label: name, json: json), log: note)
                 if json { try printJSON(s); return }
                 print("added \(s.name) (version \(s.version)): test exact match \(percent(s.metrics.exactMatch)) on \(s.testExamples) examples, "
                       + "validation \(percent(s.training.bestValidationAccuracy)); \(s.parameters) parameters; "
@@ -128,7 +110,7 @@ struct Experts: ParsableCommand {
             try guarded {
                 let engine = try openEngine(global, bootstrap: false)
                 let stored = try engine.importExperts(dirs, replace: replace, log: note)
-                if json { for r in stored { try printJSON(Experts.summary(r)) }; return }
+                if json { for r in stored { try printJSON(r) }; return }
                 for r in stored { print("imported \(r.name) (version \(r.version))") }
             }
         }
@@ -160,70 +142,6 @@ struct Experts: ParsableCommand {
     }
 }
 
-struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Accuracy of the routed system on labelled JSONL ({\"input\", \"output\", \"expert\"?}), with a per-expert breakdown.")
-    @OptionGroup var global: GlobalOptions
-    @Argument var file: String
-    @Option(help: "Bypass the router: ask this expert everything.") var expert: String?
-    @Option(help: "Only the first N lines.") var limit: Int?
-    @Flag(help: "Include every example's answer (with --json).") var examples = false
-    @Flag(help: "Print JSON.") var json = false
-    func run() throws {
-        try guarded {
-            let engine = try openEngine(global)
-            let r = try engine.evaluate(path: file, expert: expert, limit: limit, perExample: examples)
-            if json { try printJSON(r); return }
-            print("\(r.file): \(r.n) examples, exact match \(percent(r.exactMatch))" + (r.routerAccuracy.map { ", routed correctly \(percent($0))" } ?? "")
-                  + ", abstained \(r.abstained)" + (expert.map { " (router bypassed: \($0))" } ?? "") + String(format: ", %.1f s", r.secondsTotal))
-            print("expert            n   exact   routed   phone err")
-            for row in r.perExpert {
-                print(row.expert.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%6d  %6@  %7@  %9@", row.n,
-                      percent(row.exactMatch) as NSString, (row.routerAccuracy.map(percent) ?? "-") as NSString,
-                      (row.phoneErrorRate.map(percent) ?? "-") as NSString))
-            }
-        }
-    }
-}
-
-struct GC: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Remove blobs no expert, router or baseline refers to.")
-    @OptionGroup var global: GlobalOptions
-    @Flag(help: "Also remove orphans written in the last hour (only when no other triage command is running).") var now = false
-    @Flag(help: "Print JSON.") var json = false
-    struct Out: Encodable { var removed: [String]; var bytesFreed: Int; enum CodingKeys: String, CodingKey { case removed, bytesFreed = "bytes_freed" } }
-    func run() throws {
-        try guarded {
-            let engine = try openEngine(global, bootstrap: false)
-            let r = try engine.registry.gc(minimumAge: now ? 0 : 3600)
-            try? FileManager.default.removeItem(atPath: engine.registry.home + "/tmp")
-            if json { try printJSON(Out(removed: r.removed, bytesFreed: r.bytesFreed)); return }
-            print("removed \(r.removed.count) blobs, freed \(r.bytesFreed) bytes")
-        }
-    }
-}
-
-struct Config: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Registry settings: `fallback` names an expert that takes requests the router rejects.")
-    @OptionGroup var global: GlobalOptions
-    @Argument(help: "get or set") var action: String
-    @Argument(help: "Setting name (fallback).") var key: String
-    @Argument(help: "Value for set (empty to clear).") var value: String?
-    func run() throws {
-        try guarded {
-            let engine = try openEngine(global, bootstrap: false)
-            guard key == "fallback" else { throw TriageError.badInput("unknown setting '\(key)' (known: fallback)") }
-            switch action {
-            case "get": print((try engine.registry.setting(key)) ?? "")
-            case "set":
-                if let v = value, !v.isEmpty { _ = try engine.expertRecord(v) }
-                try engine.registry.setSetting(key, (value ?? "").isEmpty ? nil : value)
-            default: throw TriageError.badInput("action must be get or set")
-            }
-        }
-    }
-}
-
 extension Experts {
     struct TrainSuite: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -239,7 +157,9 @@ extension Experts {
             try guarded {
                 guard let dir = suite ?? SuiteLocator.locate() else { throw TriageError.notFound("no Experts/ folder found; pass --suite DIR") }
                 if routerOnly { try SuiteTrainer.trainRouter(suite: dir, spec: try SuiteSpec.read(dir), log: note); return }
-                try SuiteTrainer.train(suite: dir, only: only.map { Set($0.split(separator: ",").map(String.init)) }, force: force, json: json, log: note)
+                Interruption.install()
+                try SuiteTrainer.train(suite: dir, only: only.map { Set($0.split(separator: ",").map(String.init)) }, force: force,
+                                       observer: { ProgressReporter(label: $0, json: json) }, log: note)
             }
         }
     }

@@ -1,5 +1,8 @@
 import ArgumentParser
 import TriageEngine
+import TriageLab
+import TriagePresentation
+import ExpertModel
 
 /// `triage parity …`: Triage's side of shared/peers/parity.py (used by Benchmarks/parity.sh).
 struct Parity: ParsableCommand {
@@ -9,7 +12,7 @@ struct Parity: ParsableCommand {
 
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write random weights for a preset and a batch file.")
-        @Option var preset = "nano"
+        @Option(help: "Model size: nano, tiny or small.") var preset: ExpertConfig.Preset = .nano
         @Option var seed: UInt64 = 1
         @Option var batch = 4
         @Option var seq = 32

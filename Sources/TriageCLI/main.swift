@@ -1,4 +1,6 @@
 import ArgumentParser
 import TriageEngine
+import TriageLab
+import TriagePresentation
 
 Triage.main()

@@ -33,11 +33,10 @@ public struct Answer: Codable, Sendable {
 }
 
 extension Engine {
-    /// Runs everything on one thread: for a process that answers only a handful of requests, starting
-    /// worker threads costs more than they save (`triage ask TEXT`'s cold start).
-    public static func useSingleThread() {
-        BLAS.setThreads(1)
-        Parallel.threads = 1
+    /// Sets the compute threads for a process that answers `count` requests and exits: under 8, one
+    /// thread, since starting workers costs more than they save (`triage ask TEXT`'s cold start).
+    public static func chooseThreads(forRequests count: Int) {
+        if count < 8 { ComputeThreads.set(1) }
     }
 
     /// Routes requests with the active router (the fallback setting is read once for all of them).
@@ -151,14 +150,14 @@ extension Engine {
             let key = labels[i] ?? expert ?? answers[i].expert ?? "(abstained)"
             groups[key, default: []].append(i)
         }
-        func metricName(_ name: String) -> String? {
+        func metric(of name: String) -> TaskMetric? {
             guard let rec = try? registry.expert(named: name), let js = rec.manifestJSON,
                   let m = try? JSONDecoder().decode(ExpertManifest.self, from: Data(js.utf8)) else { return nil }
             return m.metric
         }
         var perExpert = [EvalReport.Row]()
         for (name, idx) in groups.sorted(by: { $0.key < $1.key }) {
-            let m = Scoring.metrics(predictions: idx.map { answers[$0].output ?? "" }, references: idx.map { rows[$0].output }, metric: metricName(name))
+            let m = Scoring.metrics(predictions: idx.map { answers[$0].output ?? "" }, references: idx.map { rows[$0].output }, metric: metric(of: name))
             let labelled = idx.filter { labels[$0] != nil }
             let routed = labelled.isEmpty || expert != nil ? nil : Double(labelled.filter { answers[$0].expert == labels[$0] && !answers[$0].fallback }.count) / Double(labelled.count)
             perExpert.append(.init(expert: name, n: idx.count, exactMatch: m.exactMatch, routerAccuracy: routed, phoneErrorRate: m.phoneErrorRate, wordErrorRate: m.wordErrorRate))

@@ -5,23 +5,54 @@ import Router
 import TensorCore
 import CKernels
 
+/// How long `experts add` trains.
+public enum TrainingBudget: Sendable, Equatable {
+    case steps(Int)
+    /// Wall-clock minutes: the trainer times its first steps and turns this into a step count.
+    case minutes(Double)
+}
+
 /// What `experts add` needs.
-public struct AddRequest {
+public struct AddRequest: Sendable {
     public var name: String
     public var dataPath: String
     public var validPath: String?
     public var testPath: String?
-    public var preset: String = "tiny"
-    public var options: TrainingOptions
+    public var preset: ExpertConfig.Preset = .tiny
+    public var budget: TrainingBudget
+    public var seed: UInt64 = 1
+    /// Peak learning rate.
+    public var learningRate: Float = 1e-3
+    public var batchSize = 32
     public var description: String?
     public var skipBadLines = false
     public var replace = false
     /// Weights to start from instead of a random initialisation (fine-tuning); their config must be the preset's.
     public var initFrom: String?
-    public init(name: String, dataPath: String, options: TrainingOptions) {
+
+    public init(name: String, dataPath: String, budget: TrainingBudget) {
         self.name = name
         self.dataPath = dataPath
-        self.options = options
+        self.budget = budget
+    }
+
+    /// The schedule a user's run trains with: warm-up, validation and checkpoints every tenth of a step
+    /// budget (within bounds); a minutes budget keeps the trainer's defaults, since its step count is known
+    /// only once the first steps are timed.
+    public var options: TrainingOptions {
+        var o: TrainingOptions
+        switch budget {
+        case .steps(let s):
+            o = TrainingOptions(steps: s, seed: seed)
+            o.warmupSteps = min(100, max(1, s / 10))
+            o.validateEvery = max(50, s / 10)
+            o.checkpointEvery = max(50, s / 10)
+        case .minutes(let m):
+            o = TrainingOptions(minutes: m, seed: seed)
+        }
+        o.learningRate = learningRate
+        o.batchSize = batchSize
+        return o
     }
 }
 
@@ -67,7 +98,7 @@ extension Engine {
     }
 
     /// Exact-match metrics (and the task's own metric) of an expert's greedy answers.
-    public func score(decoder: Decoder, examples: [Example], maxOutputBytes: Int, metric: String?) throws -> ExpertMetrics {
+    package func score(decoder: ExpertDecoder, examples: [Example], maxOutputBytes: Int, metric: TaskMetric?) throws -> ExpertMetrics {
         let answers = try decoder.answer(examples.map(\.input), maxOutputBytes: maxOutputBytes)
         return Scoring.metrics(predictions: answers, references: examples.map(\.output), metric: metric)
     }
@@ -79,7 +110,7 @@ extension Engine {
         if !req.replace, try registry.expert(named: req.name) != nil {
             throw TriageError.badInput("an expert named '\(req.name)' already exists (remove it first, or pass --replace)")
         }
-        guard let config = ExpertConfig.preset(req.preset) else { throw TriageError.badInput("unknown preset '\(req.preset)' (nano, tiny, small)") }
+        let config = req.preset.config
         let read = try ExampleReader.read(path: req.dataPath, context: config.context, skipBadLines: req.skipBadLines)
         for s in read.skipped { log("skipped \(s)") }
         var (train, valid, test) = (read.examples, [Example](), [Example]())
@@ -97,7 +128,7 @@ extension Engine {
         let maxOutput = min(config.context - 3, Int(Double(train.map { $0.output.utf8.count }.max() ?? 16) * 1.5) + 2)
         var options = req.options
         options.maxOutputBytes = maxOutput
-        log("\(req.name): \(train.count) training, \(valid.count) validation, \(test.count) test examples; \(req.preset) model, \(config.parameterCount) parameters")
+        log("\(req.name): \(train.count) training, \(valid.count) validation, \(test.count) test examples; \(req.preset.rawValue) model, \(config.parameterCount) parameters")
 
         // Train in a run folder of the home; a rerun with the same data and options resumes from its checkpoint.
         let runDir = registry.home + "/runs/\(req.name)"
@@ -110,7 +141,7 @@ extension Engine {
             do { file = try SafeTensors.read(data: weights) } catch { throw TriageError.badInput("--init-from \(base): \(error)") }
             model = try Transformer.load(file, origin: base)
             guard model.config == config else {
-                throw TriageError.badInput("--init-from \(base): its model is d_model \(model.config.dModel), \(model.config.nLayers) layers, context \(model.config.context), not the \(req.preset) preset's; pass the matching --preset")
+                throw TriageError.badInput("--init-from \(base): its model is d_model \(model.config.dModel), \(model.config.nLayers) layers, context \(model.config.context), not the \(req.preset.rawValue) preset's; pass the matching --preset")
             }
             initialSHA = SHA256.hex(of: weights)
         } else {
@@ -119,11 +150,13 @@ extension Engine {
         let trainer = try Trainer(model: model, train: train, validation: valid, options: options, checkpointPath: runDir + "/checkpoint.safetensors")
         let record = try trainer.run(resume: true, observer: observer)
         try Failpoint.reach("train.done")
-        let decoder = Decoder(model: model)
+        // A Ctrl-C after the last step: keep the finished checkpoint, register nothing.
+        if Interruption.requested { throw ExpertError.interrupted(step: record.steps, checkpoint: runDir + "/checkpoint.safetensors") }
+        let decoder = ExpertDecoder(model: model)
         let metrics = test.isEmpty ? ExpertMetrics(n: 0, exactMatch: 0) : try score(decoder: decoder, examples: test, maxOutputBytes: maxOutput, metric: nil)
         var manifest = ExpertManifest(name: req.name, description: req.description ?? "trained from \((req.dataPath as NSString).lastPathComponent)",
                                       config: config, maxOutputBytes: maxOutput,
-                                      data: ["train": "train.jsonl", "valid": "valid.jsonl", "test": "test.jsonl"])
+                                      data: RoleFiles.standard)
         manifest.training = .init(options: options, record: record, initialWeightsSHA256: initialSHA)
         manifest.metrics = metrics
         manifest.metrics?.validationExactMatch = record.bestValidationAccuracy
@@ -159,7 +192,7 @@ extension Engine {
     /// all with one router in one transaction. The suite's shipped router is used when it was trained
     /// for exactly the resulting set of experts; otherwise a router is trained.
     @discardableResult
-    public func importExperts(_ paths: [String], replace: Bool = false, log: (String) -> Void) throws -> [ExpertRecord] {
+    public func importExperts(_ paths: [String], replace: Bool = false, log: (String) -> Void) throws -> [ExpertSummary] {
         var items = [ExpertRegistration](), inputs = [ExpertInputs]()
         for path in paths {
             let folder = try ExpertFolder.read(path)
@@ -190,7 +223,7 @@ extension Engine {
             let router = try shippedRouter(for: finalSet) ?? trainRouter(registered: existing, extra: inputs, log: log)
             return try registry.registerExperts(items, router: router, replace: replace).experts
         }
-        return stored
+        return stored.map(ExpertSummary.init)
     }
 
     /// The suite's pre-trained router (`Experts/_router/`), if it was trained for exactly `experts`.
@@ -219,8 +252,8 @@ extension Engine {
             guard let data = try registry.loadData(of: rec, role: role) else { continue }
             let file = "\(role.rawValue).jsonl"
             try AtomicFile.write(data, to: dir + "/" + file)
-            m.data[role.rawValue] = file
-            m.dataSHA256?[role.rawValue] = SHA256.hex(of: data)
+            m.data[role] = file
+            m.dataSHA256?[role] = SHA256.hex(of: data)
         }
         try AtomicFile.write(try m.encoded(), to: dir + "/expert.json")
     }
@@ -233,19 +266,19 @@ extension Engine {
             let router = remaining.isEmpty ? nil : try (shippedRouter(for: Set(remaining.map(\.name))) ?? trainRouter(registered: remaining, extra: [], log: log))
             try registry.removeExpert(name: name, newRouter: router)
         }
-        if fallbackExpert == nil, (try? registry.setting("fallback")) != nil { try? registry.setSetting("fallback", nil) }
+        if fallbackExpert == nil, (try? value(of: .fallback)) != nil { try? set(.fallback, to: nil) }
     }
 
     /// On first use with an empty registry, imports the shipped suite. Returns the imported names.
     public func bootstrapIfEmpty(log: (String) -> Void) throws -> [String] {
-        guard try registry.expertNames().isEmpty, try registry.setting("suite.imported") == nil,
+        guard try registry.expertNames().isEmpty, try value(of: .suiteImported) == nil,
               let suite = suiteDirectory else { return [] }
         let folders = SuiteLocator.expertFolders(in: suite)
         guard !folders.isEmpty else { return [] }
         log("first run: importing the shipped suite from \(suite) (\(folders.count) experts)…")
         let t0 = MonotonicClock.now()
         let stored = try importExperts(folders, log: log)
-        try registry.setSetting("suite.imported", "\(stored.count)")
+        try set(.suiteImported, to: "\(stored.count)")
         log(String(format: "imported %d experts in %.1f s", stored.count, MonotonicClock.now() - t0))
         return stored.map(\.name)
     }

@@ -6,10 +6,11 @@ import TensorCore
 
 /// The engine behind every CLI command: a registry, the models loaded from it, and the shipped suite.
 public final class Engine {
-    public let registry: Registry
+    /// The registry; the CLI and the server go through the engine's methods, the lab reaches it directly.
+    package let registry: Registry
     /// The shipped suite's folder, if one was found (see `SuiteLocator`).
     public let suiteDirectory: String?
-    private var decoders: [String: (version: Int, decoder: Decoder)] = [:]
+    private var decoders: [String: (version: Int, decoder: ExpertDecoder)] = [:]
     private var loadedRouter: (version: Int, model: RouterModel)?
 
     public init(home: String?, suiteDirectory: String? = SuiteLocator.locate()) throws {
@@ -18,19 +19,20 @@ public final class Engine {
     }
 
     /// Where temporary files of this process go: inside the home, so renames into blobs/ are atomic.
-    var scratchDirectory: String {
+    package var scratchDirectory: String {
         let dir = registry.home + "/tmp"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }
 
-    func scratchPath(_ suffix: String) -> String {
+    package func scratchPath(_ suffix: String) -> String {
         scratchDirectory + "/\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(suffix)"
     }
 
     // MARK: Loading
 
-    public func expertRecord(_ name: String) throws -> ExpertRecord {
+    /// The registered expert `name`, or a not-found error that lists the registered ones.
+    package func expertRecord(_ name: String) throws -> ExpertRecord {
         guard let r = try registry.expert(named: name) else {
             let known = (try? registry.expertNames()) ?? []
             throw TriageError.notFound("no expert named '\(name)'" + (known.isEmpty ? " (the registry is empty)" : "; registered: \(known.joined(separator: ", "))"))
@@ -39,7 +41,7 @@ public final class Engine {
     }
 
     /// The expert's decoder, loaded once per process; the weights blob's hash is checked on load.
-    func decoder(for record: ExpertRecord) throws -> Decoder {
+    package func decoder(for record: ExpertRecord) throws -> ExpertDecoder {
         if let d = decoders[record.name], d.version == record.version { return d.decoder }
         let data = try registry.loadWeights(of: record)
         let file: SafeTensors.File
@@ -47,13 +49,13 @@ public final class Engine {
             throw TriageError.corrupt("expert '\(record.name)' weights: \(error); re-import or remove the expert")
         }
         let model = try Transformer.load(file, origin: "expert '\(record.name)' weights")
-        let d = Decoder(model: model)
+        let d = ExpertDecoder(model: model)
         decoders[record.name] = (record.version, d)
         return d
     }
 
     /// The active router (nil when no expert is registered), its hash checked on load.
-    func activeRouter() throws -> (record: RouterRecord, model: RouterModel)? {
+    package func activeRouter() throws -> (record: RouterRecord, model: RouterModel)? {
         guard let rec = try registry.activeRouter() else { return nil }
         if let r = loadedRouter, r.version == rec.version { return (rec, r.model) }
         _ = try registry.blobs.verify(rec.weightsBlob, owner: .router(version: rec.version))
@@ -64,7 +66,7 @@ public final class Engine {
 
     /// A fallback expert that takes what the router rejects (`triage config set fallback NAME`).
     public var fallbackExpert: String? {
-        guard let f = (try? registry.setting("fallback")) ?? nil, (try? registry.expert(named: f)) != nil else { return nil }
+        guard let f = (try? value(of: .fallback)) ?? nil, (try? registry.expert(named: f)) != nil else { return nil }
         return f
     }
 }

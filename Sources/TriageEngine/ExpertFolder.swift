@@ -17,10 +17,7 @@ public struct ExpertFolder {
         let m = try ExpertManifest.decode(data, origin: manifestPath)
         try ExpertName.validate(m.name)
         var files = [(m.weights, m.weightsSHA256)]
-        for (role, file) in m.data.sorted(by: { $0.key < $1.key }) {
-            guard DataRole(rawValue: role) != nil else { throw TriageError.badInput("\(manifestPath): unknown data role \"\(role)\" (train, valid, test)") }
-            files.append((file, m.dataSHA256?[role]))
-        }
+        for role in m.data.roles { files.append((m.data[role]!, m.dataSHA256?[role])) }
         for (file, sha) in files {
             guard !file.contains("/") || !file.contains("..") else { throw TriageError.badInput("\(manifestPath): file \"\(file)\" leaves the folder") }
             let full = path + "/" + file
@@ -34,7 +31,7 @@ public struct ExpertFolder {
     }
 
     public var weightsPath: String { path + "/" + manifest.weights }
-    public func dataPath(_ role: DataRole) -> String? { manifest.data[role.rawValue].map { path + "/" + $0 } }
+    public func dataPath(_ role: DataRole) -> String? { manifest.data[role].map { path + "/" + $0 } }
 }
 
 extension SHA256 {

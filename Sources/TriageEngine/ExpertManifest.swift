@@ -1,5 +1,6 @@
 import Foundation
 import ExpertModel
+import Registry
 
 /// `expert.json`: what `triage experts import` reads and `export` writes — the format of `Experts/NAME/`.
 public struct ExpertManifest: Codable, Equatable {
@@ -15,10 +16,10 @@ public struct ExpertManifest: Codable, Equatable {
     public var weightsSHA256: String?
     public var weightsDType: String?
     /// Data files by role (train, valid, test) and their SHA-256.
-    public var data: [String: String]
-    public var dataSHA256: [String: String]?
+    public var data: RoleFiles
+    public var dataSHA256: RoleFiles?
     /// The task's own metric besides exact match, if any (`phone_error_rate` for pronounce).
-    public var metric: String?
+    public var metric: TaskMetric?
     public var training: TrainingSection?
     public var metrics: ExpertMetrics?
     /// Where the data came from and under which licence.
@@ -44,7 +45,7 @@ public struct ExpertManifest: Codable, Equatable {
     }
 
     public init(name: String, description: String, task: String? = nil, config: ExpertConfig, maxOutputBytes: Int,
-                weights: String = "weights.safetensors", data: [String: String] = [:], metric: String? = nil) {
+                weights: String = "weights.safetensors", data: RoleFiles = [:], metric: TaskMetric? = nil) {
         self.name = name
         self.description = description
         self.task = task

@@ -1,3 +1,9 @@
+/// A task's own measure besides exact match, named in its manifest (`metric`).
+public enum TaskMetric: String, Codable, Sendable {
+    /// Edit distance over space-separated tokens (phones), per reference token; word error rate with it.
+    case phoneErrorRate = "phone_error_rate"
+}
+
 /// Accuracy measures shared by `eval`, `experts add` and `compare`.
 public enum Scoring {
     /// Levenshtein distance between token sequences.
@@ -16,11 +22,11 @@ public enum Scoring {
     }
 
     /// Metrics of predictions against references; the phone error rate when `metric` asks for it.
-    public static func metrics(predictions: [String], references: [String], metric: String?) -> ExpertMetrics {
+    public static func metrics(predictions: [String], references: [String], metric: TaskMetric?) -> ExpertMetrics {
         let n = references.count
         let right = zip(predictions, references).filter { $0 == $1 }.count
         let em = n == 0 ? 0 : Double(right) / Double(n)
-        guard metric == "phone_error_rate" else { return ExpertMetrics(n: n, exactMatch: em) }
+        guard metric == .phoneErrorRate else { return ExpertMetrics(n: n, exactMatch: em) }
         var edits = 0, total = 0
         for (p, r) in zip(predictions, references) {
             let rt = r.split(separator: " "), pt = p.split(separator: " ")

@@ -21,10 +21,17 @@ public struct SharedBase: Codable, Equatable {
 
     public var experts: [String] { trainDataSHA256.keys.sorted() }
 
+    public init(weightsSHA256: String, options: TrainingOptions, record: TrainingRecord, trainDataSHA256: [String: String]) {
+        self.weightsSHA256 = weightsSHA256
+        self.options = options
+        self.record = record
+        self.trainDataSHA256 = trainDataSHA256
+    }
+
     /// `Experts/_base/`: where a suite keeps its base (`weights.safetensors`, `base.json`, `README.md`).
     public static let directoryName = "_base"
-    static let manifestName = "base.json"
-    static let weightsName = "weights.safetensors"
+    package static let manifestName = "base.json"
+    package static let weightsName = "weights.safetensors"
 
     /// Reads `dir/base.json` and checks the weights against it; nil when there is no base there.
     public static func read(_ dir: String) throws -> (base: SharedBase, weights: Data)? {
@@ -42,32 +49,9 @@ public struct SharedBase: Codable, Equatable {
         return (base, weights)
     }
 
-    func write(to dir: String) throws {
+    package func write(to dir: String) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try AtomicFile.write(try enc.encode(self) + Data("\n".utf8), to: dir + "/" + SharedBase.manifestName)
-    }
-}
-
-/// The training mixture of a single model that learns every task at once (a suite's shared base, and
-/// `triage compare`'s baselines): every task's examples cycled up to the largest task's size, so each task
-/// gets the same share of the steps whatever its file size; validation takes an equal slice of each task.
-enum BalancedMixture {
-    static func training(_ sets: [[Example]]) -> [Example] {
-        let most = sets.map(\.count).max() ?? 0
-        var mixture = [Example]()
-        mixture.reserveCapacity(size(sets))
-        for set in sets where !set.isEmpty { for i in 0..<most { mixture.append(set[i % set.count]) } }
-        return mixture
-    }
-
-    /// How many examples `training(sets)` holds, without building it.
-    static func size(_ sets: [[Example]]) -> Int {
-        (sets.map(\.count).max() ?? 0) * sets.filter { !$0.isEmpty }.count
-    }
-
-    static func validation(_ sets: [[Example]], total: Int) -> [Example] {
-        let perTask = max(1, total / max(1, sets.count))
-        return sets.flatMap { $0.prefix(perTask) }
     }
 }

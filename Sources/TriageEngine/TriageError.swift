@@ -9,17 +9,20 @@ public enum TriageError: Error, CustomStringConvertible {
     case notFound(String)
     case corrupt(String)
     case internalError(String)
+    /// Stopped by SIGINT or SIGTERM, with what was kept (a checkpoint) and how to go on.
+    case interrupted(String)
 
     public var description: String {
         switch self {
-        case .badInput(let s), .notFound(let s), .corrupt(let s), .internalError(let s): return s
+        case .badInput(let s), .notFound(let s), .corrupt(let s), .internalError(let s), .interrupted(let s): return s
         }
     }
 
     /// Exit codes (README "Exit codes"): 0 success, 2 bad input, 3 not found, 4 abstained (the router
-    /// found no expert for at least one request), 5 corrupted data in the registry, 70 internal error.
+    /// found no expert for at least one request), 5 corrupted data in the registry, 70 internal error,
+    /// 130 interrupted (SIGINT/SIGTERM; the registry is unchanged and a checkpoint kept).
     public enum ExitCode: Int32 {
-        case success = 0, badInput = 2, notFound = 3, abstained = 4, corrupt = 5, internalError = 70
+        case success = 0, badInput = 2, notFound = 3, abstained = 4, corrupt = 5, internalError = 70, interrupted = 130
     }
 
     public var exitCode: ExitCode {
@@ -28,6 +31,7 @@ public enum TriageError: Error, CustomStringConvertible {
         case .notFound: return .notFound
         case .corrupt: return .corrupt
         case .internalError: return .internalError
+        case .interrupted: return .interrupted
         }
     }
 
@@ -38,6 +42,7 @@ public enum TriageError: Error, CustomStringConvertible {
         case let e as ExpertError:
             switch e {
             case .badWeights: return .corrupt(e.description)
+            case .interrupted: return .interrupted(e.description)
             default: return .badInput(e.description)
             }
         case let e as RegistryError:

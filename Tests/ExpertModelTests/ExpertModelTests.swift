@@ -40,7 +40,7 @@ final class ExpertModelTests: XCTestCase {
     func testKVCacheDecodingMatchesFullForward() throws {
         let model = try Transformer(config: .nano, seed: 3)
         let prompt = Vocabulary.prompt("hello")
-        let cached = try Decoder(model: model).generate(prompts: [prompt], maxNewTokens: 8)[0]
+        let cached = try ExpertDecoder(model: model).generate(prompts: [prompt], maxNewTokens: 8)[0]
         // Greedy decoding by re-running the whole sequence each time.
         var seq = prompt
         var full = [Int32]()
@@ -59,7 +59,7 @@ final class ExpertModelTests: XCTestCase {
         let model = try Transformer(config: .nano, seed: 4)
         let inputs = ["a", "a much longer request here", "mid size", "", "xyz", "0123456789", "bb", "the quick brown fox",
                       "q", "seven", "lorem ipsum dolor", "!"]
-        let dec = Decoder(model: model)
+        let dec = ExpertDecoder(model: model)
         let alone = try inputs.map { try dec.generate(prompts: [Vocabulary.prompt($0)], maxNewTokens: 6)[0] }
         // Four requests decode as one batch; twelve are split by request across two cores.
         let saved = Parallel.threads
@@ -70,7 +70,7 @@ final class ExpertModelTests: XCTestCase {
     }
 
     func testTooLongInputIsRefused() throws {
-        let dec = Decoder(model: try Transformer(config: .nano, seed: 0))
+        let dec = ExpertDecoder(model: try Transformer(config: .nano, seed: 0))
         XCTAssertThrowsError(try dec.generate(prompts: [Vocabulary.prompt(String(repeating: "x", count: 200))], maxNewTokens: 4)) { e in
             XCTAssertEqual(e as? ExpertError, .inputTooLong(bytes: 200, limit: 125))
         }
@@ -86,7 +86,7 @@ final class ExpertModelTests: XCTestCase {
         opt.checkpointEvery = 0
         let model = try Transformer(config: .nano, seed: 5)
         try Trainer(model: model, train: train, validation: Array(held.prefix(50)), options: opt).run()
-        let answers = try Decoder(model: model).answer(held.map(\.input), maxOutputBytes: 8)
+        let answers = try ExpertDecoder(model: model).answer(held.map(\.input), maxOutputBytes: 8)
         let acc = Double(zip(answers, held).filter { $0 == $1.output }.count) / Double(held.count)
         XCTAssertGreaterThanOrEqual(acc, 0.95, "held-out exact match \(acc)")
     }

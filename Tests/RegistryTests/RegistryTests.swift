@@ -35,7 +35,7 @@ final class RegistryTests: XCTestCase {
         let active = try XCTUnwrap(registry.activeRouter())
         XCTAssertEqual(active.version, 2)
         XCTAssertEqual(active.expertSet, ["reverse", "sort"])
-        XCTAssertEqual(try registry.routers().map(\.active), [false, true])
+        XCTAssertEqual(try registry.routers().map(\.active), [true], "the superseded router is deleted")
         XCTAssertEqual(try registry.loadWeights(of: active), Data(#"router over ["reverse", "sort"] #2"#.utf8))
 
         // Removing with a new router installs it; the removed expert is gone with its data rows.
@@ -101,28 +101,26 @@ final class RegistryTests: XCTestCase {
         XCTAssertEqual(try registry.dump(), before)
     }
 
-    func testRoutersCanBeAddedActivatedAndPruned() throws {
+    func testANewRouterSupersedesTheOldOneAndGCFreesItsBlob() throws {
         let registry = try makeRegistry()
         try registry.addFakeExpert("a")
         try registry.addFakeExpert("b")
+        let superseded = try XCTUnwrap(registry.activeRouter())
         let blob = try registry.blobs.put(Data("retrained".utf8))
         let retrained = try registry.registerRouter(RouterRecord(expertSet: ["b", "a"], weightsBlob: blob.sha256,
                                                                  metricsJSON: #"{"accuracy":0.9}"#))
-        XCTAssertEqual(retrained.version, 3)
+        XCTAssertEqual(retrained.version, 3, "versions keep counting up")
         XCTAssertEqual(try registry.activeRouter(), retrained)
         XCTAssertEqual(retrained.expertSet, ["b", "a"], "the router's output order is kept")
-        let candidate = try registry.registerRouter(RouterRecord(expertSet: ["a"], weightsBlob: blob.sha256), activate: false)
-        XCTAssertFalse(candidate.active)
-        XCTAssertEqual(try registry.activeRouter()?.version, 3)
-
-        try registry.activateRouter(version: 2)
-        XCTAssertEqual(try registry.activeRouter()?.version, 2)
-        assertThrows(.routerOutOfDate(missing: ["b"], unknown: []), try registry.activateRouter(version: 1))
-        assertThrows(.notFound(kind: "router", name: "v9"), try registry.activateRouter(version: 9))
-        assertThrows(try registry.removeRouter(version: 2))
-        try registry.removeRouter(version: 4)
-        XCTAssertEqual(try registry.pruneRouters(keep: 1), [1])
-        XCTAssertEqual(try registry.routers().map(\.version), [2, 3])
+        XCTAssertEqual(try registry.routers().map(\.version), [3], "superseded routers are deleted")
+        assertThrows(.routerOutOfDate(missing: ["b"], unknown: []),
+                     try registry.registerRouter(RouterRecord(expertSet: ["a"], weightsBlob: blob.sha256)))
+        let freed = try registry.gc(minimumAge: 0)
+        XCTAssertTrue(freed.removed.contains(superseded.weightsBlob))
+        XCTAssertFalse(freed.removed.contains(blob.sha256))
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: registry.blobs.directory)
+            .filter { $0.hasPrefix(BlobStore.filePrefix) }.map { String($0.dropFirst(BlobStore.filePrefix.count)) }),
+                       try registry.referencedBlobs(), "every blob left is referenced")
     }
 
     func testBaselinesAndSettings() throws {
@@ -183,7 +181,9 @@ final class RegistryTests: XCTestCase {
     func testGCRemovesOnlyUnreferencedBlobs() throws {
         let registry = try makeRegistry()
         let (keep, _) = try registry.addFakeExpert("keep", seed: 1)
+        let supersededRouters = try registry.routers().map(\.weightsBlob)
         let (drop, _) = try registry.addFakeExpert("drop", seed: 2)
+        let supersededRouters2 = try registry.routers().map(\.weightsBlob)
         let orphan = try registry.blobs.put(Data("never registered".utf8))
         let baseline = try registry.blobs.put(Data("baseline".utf8))
         try registry.putBaseline(BaselineRecord(name: "single"), weights: baseline)
@@ -202,7 +202,7 @@ final class RegistryTests: XCTestCase {
 
         let referenced = try registry.referencedBlobs()
         let (removed, bytes) = try registry.gc(minimumAge: 0)
-        let dropped = Set([drop.weightsBlob] + drop.dataBlobs.values)
+        let dropped = Set([drop.weightsBlob] + drop.dataBlobs.values + supersededRouters + supersededRouters2)
         XCTAssertTrue(dropped.isDisjoint(with: referenced))
         XCTAssertEqual(Set(removed), dropped.union([orphan.sha256]))
         XCTAssertEqual(removed, removed.sorted())

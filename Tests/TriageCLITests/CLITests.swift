@@ -192,6 +192,60 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try h.run("ask", "abc").stdout, "cba\n")
     }
 
+    func testInterruptedAddKeepsACheckpointChangesNothingAndResumes() throws {
+        let h = try copyOfBase()
+        let data = h.write("dup.jsonl", CLIHarness.data("dup", count: 1500, seed: 3))
+        let args = ["experts", "add", "dup", "--data", data, "--preset", "nano", "--steps", "3000", "--json"]
+        let before = try h.dump()
+        let (p, _, err) = try h.process(args)
+        // Wait for the first checkpoint (every 300 steps here), then Ctrl-C.
+        let checkpoint = h.home + "/runs/dup/checkpoint.safetensors"
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: checkpoint) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint), "no checkpoint within a minute")
+        kill(p.processIdentifier, SIGINT)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130, stderr)
+        XCTAssertTrue(stderr.contains("interrupted at step") && stderr.contains("run the same command again"), stderr)
+        XCTAssertEqual(try h.dump(), before, "an interrupted add changed the registry")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint), "the checkpoint is gone")
+        // The rerun starts where the interrupted one stopped.
+        let stoppedAt = try XCTUnwrap(stderr.components(separatedBy: "interrupted at step ").last?.prefix { $0.isNumber }).description
+        let (p2, out2, err2) = try h.process(args)
+        var firstStep: Int?
+        let errHandle = err2.fileHandleForReading
+        while firstStep == nil, let line = String(data: errHandle.availableData, encoding: .utf8), !line.isEmpty {
+            for l in line.split(separator: "\n") {
+                if let o = (try? JSONSerialization.jsonObject(with: Data(l.utf8))) as? [String: Any], o["event"] as? String == "progress" {
+                    firstStep = o["step"] as? Int
+                    break
+                }
+            }
+        }
+        kill(p2.processIdentifier, SIGINT)
+        _ = out2.fileHandleForReading.readDataToEndOfFile()
+        p2.waitUntilExit()
+        XCTAssertGreaterThan(try XCTUnwrap(firstStep), try XCTUnwrap(Int(stoppedAt)), "the rerun did not resume from the checkpoint")
+        XCTAssertEqual(try h.dump(), before)
+    }
+
+    func testGCFreesSupersededRoutersAndKeepsWhatIsReferenced() throws {
+        let h = try copyOfBase()
+        XCTAssertEqual(try h.addExpert("dup", task: "dup", steps: 60).status, 0)
+        XCTAssertEqual(try h.run("experts", "remove", "dup").status, 0)
+        let gc = try h.run("gc", "--now", "--json")
+        XCTAssertEqual(gc.status, 0, gc.stderr)
+        let registry = try Registry(home: h.home)
+        XCTAssertEqual(try registry.routers().count, 1, "only the active router is kept")
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: registry.blobs.directory)
+            .filter { $0.hasPrefix(BlobStore.filePrefix) }.map { String($0.dropFirst(BlobStore.filePrefix.count)) })
+        XCTAssertEqual(files, try registry.referencedBlobs(), "every remaining blob is referenced, and every referenced one is there")
+        let routerBlobs = try registry.routers().map(\.weightsBlob)
+        XCTAssertEqual(files.filter { routerBlobs.contains($0) }.count, 1)
+        XCTAssertEqual(try h.run("ask", "abc").stdout, "cba\n")
+    }
+
     func testParallelAddsAndAsksAllSucceed() throws {
         let h = try copyOfBase()
         let d1 = h.write("a.jsonl", CLIHarness.data("dup", count: 1500, seed: 5))

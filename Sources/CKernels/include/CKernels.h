@@ -19,6 +19,10 @@ typedef void (*tc_pool_task)(void *ctx, long worker);
 /// Returns 0 without running anything when another region is in flight (the caller must run it otherwise).
 int tc_pool_run(long workers, tc_pool_task task, void *ctx);
 
+/* SIGINT/SIGTERM: the first sets a flag long work polls (a second SIGINT ends the process). */
+void tc_interrupt_install(void);
+int tc_interrupt_requested(void);
+
 // ---- elementwise
 void tc_gelu_forward(const float *x, float *y, size_t n);
 /// dx += dy * gelu'(x)  (dx = … when overwrite is set: dx may then be uninitialised)

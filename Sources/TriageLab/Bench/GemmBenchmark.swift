@@ -1,4 +1,5 @@
 import Foundation
+import TriageEngine
 import TensorCore
 
 /// sgemm throughput through TensorCore for 1024³ and the expert transformer's shapes.

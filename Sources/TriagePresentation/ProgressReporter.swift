@@ -54,6 +54,8 @@ public final class ProgressReporter: TrainingObserver {
         return s
     }
 
+    public func trainingEnded() { finish() }
+
     /// Ends a bar that was interrupted (so the next message starts on a fresh line).
     public func finish() {
         if drewBar { FileHandle.standardError.write(Data("\n".utf8)); drewBar = false }

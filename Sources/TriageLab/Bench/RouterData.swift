@@ -1,5 +1,7 @@
 import Foundation
+import TriageEngine
 import Router
+import ExpertModel
 
 /// JSON-lines files for the router benchmark: `{"input", "expert"}` pairs, plain `{"input"}` lines
 /// (background text, out-of-distribution requests, which may carry a `kind`), and the per-expert folders
@@ -21,15 +23,9 @@ public enum RouterData {
             throw RouterError.invalidData("cannot read \(path)")
         }
         var out = [[String: Any]]()
-        var lineNo = 0
-        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            lineNo += 1
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
-                throw RouterError.invalidData("\(path):\(lineNo): not a JSON object")
-            }
-            out.append(obj)
-        }
+        do {
+            try JSONLines.forEachObject(in: data, name: path) { _, obj in out.append(obj) }
+        } catch let e as ExpertError { throw RouterError.invalidData(e.description) }
         return out
     }
 

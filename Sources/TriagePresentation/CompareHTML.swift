@@ -1,4 +1,5 @@
 import Foundation
+import TriageLab
 
 /// A standalone HTML page for a comparison: the table and an inline SVG bar chart of per-task exact
 /// match by system. No scripts, fonts or images from the network.

@@ -1,4 +1,5 @@
 import Foundation
+import TriageEngine
 import TensorCore
 import ExpertModel
 
@@ -35,8 +36,7 @@ public enum TrainBenchmark {
     }
 
     public static func run(threads: Int, warmup: Int = 5, steps: Int = 20) throws -> Result {
-        BLAS.setThreads(threads)
-        Parallel.threads = threads
+        ComputeThreads.set(threads)
         let model = try Transformer(config: .tiny, seed: 0)
         let opt = AdamW(learningRate: 3e-4, beta1: 0.9, beta2: 0.95, weightDecay: 0.1, decayOnlyMatrices: false)
         let batches = randomBatches(count: 4, seed: 1)
@@ -64,8 +64,7 @@ public enum TrainBenchmark {
 /// A per-op time profile of one forward+backward pass of `tiny` at batch 32×128 (best of a few passes).
 public enum OpsBenchmark {
     public static func run(threads: Int, passes: Int = 5) throws -> (rows: [Profiler.Row], totalMs: Double) {
-        BLAS.setThreads(threads)
-        Parallel.threads = threads
+        ComputeThreads.set(threads)
         let model = try Transformer(config: .tiny, seed: 0)
         let batch = TrainBenchmark.randomBatches(count: 1, seed: 1)[0]
         var best: (rows: [Profiler.Row], totalMs: Double)? = nil

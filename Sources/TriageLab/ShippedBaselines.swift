@@ -1,4 +1,5 @@
 import Foundation
+import TriageEngine
 import ExpertModel
 import Registry
 import TensorCore

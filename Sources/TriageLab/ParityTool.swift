@@ -1,4 +1,5 @@
 import Foundation
+import TriageEngine
 import TensorCore
 import ExpertModel
 
@@ -6,8 +7,8 @@ import ExpertModel
 /// two implementations can be compared number for number (Benchmarks/parity.sh).
 public enum ParityTool {
     /// Random weights for a preset, and a batch file (tokens, targets, mask) with BOS/SEP/EOS layout.
-    public static func initialise(preset: String, seed: UInt64, weightsPath: String, batchPath: String, batch: Int, seq: Int) throws {
-        guard let config = ExpertConfig.preset(preset) else { throw ExpertError.invalidConfig("unknown preset \(preset)") }
+    public static func initialise(preset: ExpertConfig.Preset, seed: UInt64, weightsPath: String, batchPath: String, batch: Int, seq: Int) throws {
+        let config = preset.config
         let model = try Transformer(config: config, seed: seed)
         // Perturb biases and LayerNorm parameters too, so every tensor's gradient path is exercised.
         var rng = RandomGenerator(seed: seed &+ 1)
@@ -16,7 +17,7 @@ public enum ParityTool {
             noisy.withMutableValues { v in for i in v.indices { v[i] += 0.1 * rng.nextNormal() } }
             p.load(noisy)
         }
-        try model.save(to: weightsPath, name: "parity-\(preset)")
+        try model.save(to: weightsPath, name: "parity-\(preset.rawValue)")
         var tokens = [Int64](), targets = [Int64](), mask = [Float]()
         for _ in 0..<batch {
             let inLen = 3 + rng.nextInt(below: seq / 2)

@@ -1,4 +1,5 @@
 import Foundation
+import TriageEngine
 import TensorCore
 import Router
 
@@ -113,5 +114,30 @@ public enum RouterBenchmark {
                       nOOD: ood?.count, backgroundRejectRate: metrics.backgroundRejectRate, threshold: metrics.threshold,
                       thresholdMethod: metrics.thresholdMethod, validationAccuracy: metrics.validationAccuracy,
                       experts: metrics.experts, config: config, passes: max(1, passes))
+    }
+}
+
+extension RouterBenchmark {
+    /// The router hyper-parameters `bench route` may override; nil keeps the shipped router's value.
+    public struct Overrides: Sendable {
+        public var buckets: Int?, dim: Int?, epochs: Int?, learningRate: Float?, maxPerExpert: Int?
+        public var targetAcceptance: Double?, backgroundWeight: Double?, wordCount: Bool?, seed: UInt64?
+        public init() {}
+
+        /// The router config these overrides give, checked.
+        public func config() throws -> RouterConfig {
+            var c = RouterConfig()
+            if let buckets { c.buckets = buckets }
+            if let dim { c.dim = dim }
+            if let epochs { c.epochs = epochs }
+            if let learningRate { c.learningRate = learningRate }
+            if let maxPerExpert { c.maxPerExpert = maxPerExpert }
+            if let targetAcceptance { c.targetAcceptance = targetAcceptance }
+            if let backgroundWeight { c.backgroundWeight = backgroundWeight }
+            if let wordCount { c.wordCountFeature = wordCount }
+            if let seed { c.seed = seed }
+            try c.validate()
+            return c
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TriageEngine
 import TensorCore
 import ExpertModel
 
@@ -21,10 +22,9 @@ public enum DecodeBenchmark {
     public static let (promptLength, newTokens) = (48, 16)
 
     public static func run(threads: Int, batches: [Int] = [1, 32], newTokens: Int = DecodeBenchmark.newTokens) throws -> [Result] {
-        BLAS.setThreads(threads)
-        Parallel.threads = threads
+        ComputeThreads.set(threads)
         let model = try Transformer(config: .tiny, seed: 0)
-        let decoder = Decoder(model: model)
+        let decoder = ExpertDecoder(model: model)
         var rng = RandomGenerator(seed: 2)
         return try batches.map { b in
             let prompts = (0..<8).map { _ in (0..<b).map { _ in (0..<promptLength).map { _ in Int32(rng.nextInt(below: 256)) } } }

@@ -1,4 +1,5 @@
 import Foundation
+import TriageEngine
 import ExpertModel
 import Registry
 import Router
@@ -7,7 +8,7 @@ import TensorCore
 /// `Experts/suite.json`: the shipped suite's recipe and its experts' descriptions.
 public struct SuiteSpec: Codable {
     public struct Recipe: Codable, Equatable {
-        public var preset: String
+        public var preset: ExpertConfig.Preset
         public var steps: Int
         public var batchSize: Int
         public var learningRate: Float
@@ -27,7 +28,7 @@ public struct SuiteSpec: Codable {
         public var name: String
         public var description: String
         public var task: String
-        public var metric: String?
+        public var metric: TaskMetric?
         public var examples: [String]?
     }
     public var recipe: Recipe
@@ -58,38 +59,41 @@ public enum SuiteTrainer {
 
     /// One expert's files as `train-suite` reads them: once, for the shared base, the expert and the router.
     struct ExpertData {
-        static let files = ["train": "train.jsonl", "valid": "valid.jsonl", "test": "test.jsonl"]
+        static let files = RoleFiles.standard
         let entry: SuiteSpec.Entry
         let dir: String
         let train: [Example], valid: [Example], test: [Example]
         /// SHA-256 of each file, by role.
-        let shas: [String: String]
+        let shas: RoleFiles
         /// Longest answer the expert decodes: its longest training or validation answer plus room, within the context.
         let maxOutput: Int
 
         init(suite: String, entry: SuiteSpec.Entry, config: ExpertConfig) throws {
             self.entry = entry
             dir = suite + "/" + entry.name
-            var shas = [String: String]()
-            for (role, f) in ExpertData.files { shas[role] = try SHA256.hex(ofFile: dir + "/" + f) }
+            var shas = RoleFiles()
+            for role in DataRole.allCases { shas[role] = try SHA256.hex(ofFile: dir + "/" + ExpertData.files[role]!) }
             self.shas = shas
-            train = try ExampleReader.read(path: dir + "/train.jsonl", context: config.context).examples
-            valid = try ExampleReader.read(path: dir + "/valid.jsonl", context: config.context).examples
-            test = try ExampleReader.read(path: dir + "/test.jsonl", context: config.context).examples
+            let dir = dir
+            func read(_ role: DataRole) throws -> [Example] {
+                try ExampleReader.read(path: dir + "/" + ExpertData.files[role]!, context: config.context).examples
+            }
+            (train, valid, test) = (try read(.train), try read(.valid), try read(.test))
             maxOutput = min(config.context - 3, ((train + valid).map { $0.output.utf8.count }.max() ?? 0) + 2)
         }
     }
 
-    public static func train(suite: String, only: Set<String>? = nil, force: Bool = false, json: Bool, log: (String) -> Void) throws {
+    /// `observer` makes the progress display for a run by its label (an expert's name, or "base").
+    public static func train(suite: String, only: Set<String>? = nil, force: Bool = false,
+                             observer: (String) -> TrainingObserver?, log: (String) -> Void) throws {
         let spec = try SuiteSpec.read(suite)
-        BLAS.setThreads(spec.recipe.threads)
-        Parallel.threads = spec.recipe.threads
-        guard let config = ExpertConfig.preset(spec.recipe.preset) else { throw TriageError.badInput("suite.json: unknown preset \(spec.recipe.preset)") }
+        ComputeThreads.set(spec.recipe.threads)
+        let config = spec.recipe.preset.config
         let data = try spec.experts.map { try ExpertData(suite: suite, entry: $0, config: config) }
         // A --only run retrains the named experts from the base as it is; the base itself is retrained only when
         // its recipe or data changed, or on a full --force run.
         let base = try (spec.recipe.baseSteps ?? 0) > 0
-            ? trainBase(suite: suite, spec: spec, data: data, config: config, force: force && only == nil, json: json, log: log) : nil
+            ? trainBase(suite: suite, spec: spec, data: data, config: config, force: force && only == nil, observer: observer, log: log) : nil
         for d in data where only == nil || only!.contains(d.entry.name) {
             let (e, dir, train, valid, test) = (d.entry, d.dir, d.train, d.valid, d.test)
             let opts = options(spec.recipe, maxOutput: d.maxOutput)
@@ -108,11 +112,10 @@ public enum SuiteTrainer {
                 + (base != nil ? " from the shared base" : ""))
             let model = try base.map { try Transformer.load(try SafeTensors.read(data: $0.weights), origin: "\(suite)/\(SharedBase.directoryName)") }
                 ?? Transformer(config: config, seed: spec.recipe.seed)
-            let progress = ProgressReporter(label: e.name, json: json)
+            let progress = observer(e.name)
             let trainer = try Trainer(model: model, train: train, validation: valid, options: opts, checkpointPath: dir + "/.checkpoint.safetensors")
             let record = try trainer.run(resume: true, observer: progress)
-            progress.finish()
-            let decoder = Decoder(model: model)
+            let decoder = ExpertDecoder(model: model)
             let t0 = MonotonicClock.now()
             let answers = try decoder.answer(test.map(\.input), maxOutputBytes: d.maxOutput)
             var metrics = Scoring.metrics(predictions: answers, references: test.map(\.output), metric: e.metric)
@@ -139,10 +142,10 @@ public enum SuiteTrainer {
 
     /// Trains (or finds up to date) the suite's shared base in `suite/_base/`: the recipe's config, optimizer
     /// and schedule, `base_steps` steps on the balanced mixture of every expert's training data.
-    static func trainBase(suite: String, spec: SuiteSpec, data: [ExpertData], config: ExpertConfig, force: Bool, json: Bool,
-                          log: (String) -> Void) throws -> (base: SharedBase, weights: Data) {
+    static func trainBase(suite: String, spec: SuiteSpec, data: [ExpertData], config: ExpertConfig, force: Bool,
+                          observer: (String) -> TrainingObserver?, log: (String) -> Void) throws -> (base: SharedBase, weights: Data) {
         let dir = suite + "/" + SharedBase.directoryName
-        let shas = Dictionary(uniqueKeysWithValues: data.map { ($0.entry.name, $0.shas["train"]!) })
+        let shas = Dictionary(uniqueKeysWithValues: data.map { ($0.entry.name, $0.shas[.train]!) })
         let opts = options(spec.recipe, maxOutput: data.map(\.maxOutput).max() ?? 0, steps: spec.recipe.baseSteps!)
         let trainSets = data.map(\.train)
         if !force, let old = try SharedBase.read(dir), old.base.options == opts, old.base.trainDataSHA256 == shas {
@@ -155,10 +158,9 @@ public enum SuiteTrainer {
         log("shared base: \(opts.steps!) steps on \(mixture.count) examples (the \(spec.experts.count) experts' training data, balanced)")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let model = try Transformer(config: config, seed: spec.recipe.seed)
-        let progress = ProgressReporter(label: "base", json: json)
+        let progress = observer("base")
         let trainer = try Trainer(model: model, train: mixture, validation: valid, options: opts, checkpointPath: dir + "/.checkpoint.safetensors")
         let record = try trainer.run(resume: true, observer: progress)
-        progress.finish()
         let dtype = SafeTensors.DType(rawValue: spec.recipe.weightsDType) ?? .f32
         try model.save(to: dir + "/" + SharedBase.weightsName, name: "suite-base", dtype: dtype)
         guard let weights = FileManager.default.contents(atPath: dir + "/" + SharedBase.weightsName) else { throw TriageError.notFound("\(dir)/\(SharedBase.weightsName) vanished") }

@@ -9,7 +9,7 @@ import TensorCore
 /// layers run as one sgemm over all rows; attention runs per row and head over that request's own
 /// cache, so a request's answer does not depend on what else is in the batch. Buffers are allocated
 /// once per capacity and reused (llm.c style); no autograd graph is built.
-public final class Decoder {
+public final class ExpertDecoder {
     public let model: Transformer
     let cfg: ExpertConfig
     private struct LayerWeights {
@@ -52,7 +52,7 @@ public final class Decoder {
     /// Cores this decoder's own loops may use; 1 inside a shard, where the cores are already split by request.
     private let workerLimit: Int
     /// One decoder (own buffers, shared weights) per core, for batches split by request.
-    private var shards = [Decoder]()
+    private var shards = [ExpertDecoder]()
 
     /// Requests per core below which a batch is not split by request: with few rows per step, two
     /// independent single-threaded decoders beat splitting every product of every step across cores
@@ -62,27 +62,26 @@ public final class Decoder {
     public convenience init(model: Transformer) { self.init(model: model, workerLimit: Int.max, sharing: nil) }
 
     /// `sharing`: a decoder of the same model whose weight views (and transposes) this one reuses.
-    private init(model: Transformer, workerLimit: Int, sharing other: Decoder?) {
+    private init(model: Transformer, workerLimit: Int, sharing other: ExpertDecoder?) {
         self.model = model
         self.workerLimit = workerLimit
         cfg = model.config
-        func p(_ n: String) -> UnsafeMutablePointer<Float> { model.parameters[n]!.value.storage.pointer }
-        tokW = p("tok.weight"); posW = p("pos.weight"); lnfw = p("lnf.weight"); lnfb = p("lnf.bias")
+        func p(_ q: Parameter) -> UnsafeMutablePointer<Float> { q.value.storage.pointer }
+        tokW = p(model.tok.weight); posW = p(model.pos.weight); lnfw = p(model.lnf.weight); lnfb = p(model.lnf.bias)
         if let other {
             layers = other.layers
             headT = other.headT
             return
         }
         let (d, ff) = (cfg.dModel, cfg.dFF)
-        layers = (0..<cfg.nLayers).map { i in
-            let b = "blocks.\(i)"
-            return LayerWeights(ln1w: p("\(b).ln1.weight"), ln1b: p("\(b).ln1.bias"), qkvw: p("\(b).qkv.weight"), qkvb: p("\(b).qkv.bias"),
-                                projw: p("\(b).proj.weight"), projb: p("\(b).proj.bias"), ln2w: p("\(b).ln2.weight"), ln2b: p("\(b).ln2.bias"),
-                                fc1w: p("\(b).fc1.weight"), fc1b: p("\(b).fc1.bias"), fc2w: p("\(b).fc2.weight"), fc2b: p("\(b).fc2.bias"),
-                                qkvT: TransposedWeights(p("\(b).qkv.weight"), out: 3 * d, in: d),
-                                projT: TransposedWeights(p("\(b).proj.weight"), out: d, in: d),
-                                fc1T: TransposedWeights(p("\(b).fc1.weight"), out: ff, in: d),
-                                fc2T: TransposedWeights(p("\(b).fc2.weight"), out: d, in: ff))
+        layers = model.blocks.map { b in
+            LayerWeights(ln1w: p(b.ln1.weight), ln1b: p(b.ln1.bias), qkvw: p(b.qkv.weight), qkvb: p(b.qkv.bias!),
+                         projw: p(b.proj.weight), projb: p(b.proj.bias!), ln2w: p(b.ln2.weight), ln2b: p(b.ln2.bias),
+                         fc1w: p(b.fc1.weight), fc1b: p(b.fc1.bias!), fc2w: p(b.fc2.weight), fc2b: p(b.fc2.bias!),
+                         qkvT: TransposedWeights(p(b.qkv.weight), out: 3 * d, in: d),
+                         projT: TransposedWeights(p(b.proj.weight), out: d, in: d),
+                         fc1T: TransposedWeights(p(b.fc1.weight), out: ff, in: d),
+                         fc2T: TransposedWeights(p(b.fc2.weight), out: d, in: ff))
         }
         headT = TransposedWeights(tokW, out: cfg.vocab, in: d)
     }
@@ -115,7 +114,7 @@ public final class Decoder {
     @inline(__always)
     private func linear(_ xp: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ wt: TransposedWeights, _ b: UnsafePointer<Float>,
                         _ y: UnsafeMutablePointer<Float>, rows: Int, inF: Int, outF: Int) {
-        if rows > 1 && rows <= Decoder.smallRowLimit {
+        if rows > 1 && rows <= ExpertDecoder.smallRowLimit {
             tc_linear_rows(xp, rows, inF, wt.pointer, wt.ld, b, y, outF)
             return
         }
@@ -226,11 +225,11 @@ public final class Decoder {
         }
         let count = prompts.count
         guard count > 0 else { return [] }
-        let shardCount = min(Parallel.threads, workerLimit, count / Decoder.minimumRequestsPerShard)
+        let shardCount = min(Parallel.threads, workerLimit, count / ExpertDecoder.minimumRequestsPerShard)
         if shardCount > 1 {
             // Contiguous shards of requests, each decoded start to finish on one core with single-threaded
             // products; a request's answer does not depend on which shard (or batch) it is in.
-            while shards.count < shardCount { shards.append(Decoder(model: model, workerLimit: 1, sharing: self)) }
+            while shards.count < shardCount { shards.append(ExpertDecoder(model: model, workerLimit: 1, sharing: self)) }
             materializeTransposes()
             var results = [[[Int32]]](repeating: [], count: shardCount)
             var failure: Error?

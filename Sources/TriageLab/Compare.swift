@@ -1,4 +1,5 @@
 import Foundation
+import TriageEngine
 import ExpertModel
 import Registry
 import Router
@@ -237,7 +238,7 @@ extension Engine {
             singles.append((m, r, plan))
         }
         // One decoder per single model for the whole run: its buffers and weight transposes are reused.
-        let singleDecoders = singles.map { Decoder(model: $0.0) }
+        let singleDecoders = singles.map { ExpertDecoder(model: $0.0) }
         // Answers of every system on every task.
         var tasks = [CompareReport.Task]()
         var allRight = [String: Int](), total = 0, routedRightToExpert = 0
@@ -269,7 +270,7 @@ extension Engine {
                 allRight[k, default: 0] += zip(preds, refs).filter { $0 == $1 }.count
             }
             total += inputs.count
-            tasks.append(.init(task: e.record.name, n: inputs.count, routerAccuracy: routerAcc, metric: e.manifest.metric, systems: systems))
+            tasks.append(.init(task: e.record.name, n: inputs.count, routerAccuracy: routerAcc, metric: e.manifest.metric?.rawValue, systems: systems))
             // Scoring the larger baseline takes minutes on the full test sets: say where it is, with an estimate.
             let done = experts.prefix(k + 1).reduce(0) { $0 + $1.test.count }, all = experts.reduce(0) { $0 + $1.test.count }
             let elapsed = MonotonicClock.now() - scoringStart

@@ -1,0 +1,55 @@
+import Foundation
+import Registry
+
+/// One registered expert as `experts list` and `experts import` report it.
+public struct ExpertSummary: Codable, Sendable {
+    public var name: String
+    public var version: Int
+    public var description: String?
+    public var parameters: Int
+    /// Test exact match recorded at registration.
+    public var exactMatch: Double?
+    public var created: String?
+    enum CodingKeys: String, CodingKey { case name, version, description, parameters, exactMatch = "exact_match", created }
+
+    init(_ r: ExpertRecord) {
+        let m = r.metricsJSON.flatMap { try? JSONDecoder().decode(ExpertMetrics.self, from: Data($0.utf8)) }
+        self.init(name: r.name, version: r.version, description: r.description, parameters: r.paramCount,
+                  exactMatch: m?.exactMatch, created: r.createdAt)
+    }
+
+    init(name: String, version: Int, description: String?, parameters: Int, exactMatch: Double?, created: String?) {
+        (self.name, self.version, self.description, self.parameters, self.exactMatch, self.created) =
+            (name, version, description, parameters, exactMatch, created)
+    }
+}
+
+/// What `gc` removed.
+public struct GarbageReport: Codable, Sendable {
+    /// SHA-256 of every blob file removed.
+    public var removed: [String]
+    public var bytesFreed: Int
+    enum CodingKeys: String, CodingKey { case removed, bytesFreed = "bytes_freed" }
+}
+
+extension Engine {
+    /// The registered experts, by name.
+    public func listExperts() throws -> [ExpertSummary] {
+        try registry.listExperts().map(ExpertSummary.init)
+    }
+
+    /// An expert's summary and its manifest (`expert.json` as registered).
+    public func manifest(of name: String) throws -> (summary: ExpertSummary, json: String) {
+        let r = try expertRecord(name)
+        guard let json = r.manifestJSON else { throw TriageError.corrupt("expert '\(name)' has no manifest in the registry; re-import it") }
+        return (ExpertSummary(r), json)
+    }
+
+    /// Removes blobs nothing refers to (superseded routers' included) and this home's scratch files.
+    /// `now`: also blobs written in the last hour, which another running command may be about to register.
+    public func collectGarbage(now: Bool) throws -> GarbageReport {
+        let r = try registry.gc(minimumAge: now ? 0 : 3600)
+        if now { try? FileManager.default.removeItem(atPath: scratchDirectory) }
+        return GarbageReport(removed: r.removed, bytesFreed: r.bytesFreed)
+    }
+}

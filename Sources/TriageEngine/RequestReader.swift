@@ -1,0 +1,25 @@
+import Foundation
+import ExpertModel
+
+/// Reads requests for `ask --file` and `route --file`: JSONL (`JSONLines`) with a string `input` and an
+/// optional `id` (any JSON value, kept as text) per line, from a file or, for "-", standard input.
+public enum RequestReader {
+    public static func read(_ path: String) throws -> [Request] {
+        let name = path == "-" ? "stdin" : path
+        let data: Data
+        if path == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else {
+            guard let d = FileManager.default.contents(atPath: path) else { throw TriageError.notFound("cannot read \(path)") }
+            data = d
+        }
+        var out = [Request]()
+        do {
+            try JSONLines.forEachObject(in: data, name: name) { n, obj in
+                guard let input = obj["input"] as? String else { throw TriageError.badInput("\(name):\(n): missing string field \"input\"") }
+                let id = obj["id"].map { v -> String in (v as? String) ?? "\(v)" }
+                out.append(Request(id: id, input: input))
+            }
+        } catch let e as ExpertError { throw TriageError.badInput(e.description) }
+        if out.isEmpty { throw TriageError.badInput("\(name): no requests (the input is empty)") }
+        return out
+    }
+}
