@@ -8,7 +8,7 @@ import TriagePresentation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Triage's hot paths (GEMM, ops, training, decoding, routing).",
-        subcommands: [Gemm.self, Ops.self, Train.self, Decode.self, Route.self])
+        subcommands: [Gemm.self, Ops.self, Train.self, Decode.self, Route.self, Hash.self])
 
     struct Gemm: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "sgemm GFLOP/s through TensorCore for 1024³ and the transformer's shapes.")
@@ -88,6 +88,19 @@ extension Bench {
                 print(String(format: "decode tiny, batch %2d, %d threads: %.2f ms/request, %.0f requests/s (%.2f ms per batch, median of %d)",
                              r.batch, r.threads, r.msPerRequest, r.requestsPerS, r.msPerBatch, r.runs))
             }
+        }
+    }
+}
+
+extension Bench {
+    struct Hash: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "SHA-256 MB/s of the registry's hasher (blobs are hashed on every write and load).")
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func run() throws {
+            let r = HashBenchmark.run()
+            if json { print(try JSONOutput.line(r)); return }
+            print(String(format: "SHA-256: %.0f MB/s (best of 5 passes over %d MiB)", r.mbPerS, r.bytes >> 20))
         }
     }
 }

@@ -131,8 +131,7 @@ extension Engine {
         log("\(req.name): \(train.count) training, \(valid.count) validation, \(test.count) test examples; \(req.preset.rawValue) model, \(config.parameterCount) parameters")
 
         // Train in a run folder of the home; a rerun with the same data and options resumes from its checkpoint.
-        let runDir = registry.home + "/runs/\(req.name)"
-        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        let run = run(named: req.name)
         var initialSHA: String?
         let model: Transformer
         if let base = req.initFrom {
@@ -147,11 +146,8 @@ extension Engine {
         } else {
             model = try Transformer(config: config, seed: options.seed)
         }
-        let trainer = try Trainer(model: model, train: train, validation: valid, options: options, checkpointPath: runDir + "/checkpoint.safetensors")
-        let record = try trainer.run(resume: true, observer: observer)
+        let record = try run.train(model, train: train, validation: valid, options: options, observer: observer)
         try Failpoint.reach("train.done")
-        // A Ctrl-C after the last step: keep the finished checkpoint, register nothing.
-        if Interruption.requested { throw ExpertError.interrupted(step: record.steps, checkpoint: runDir + "/checkpoint.safetensors") }
         let decoder = ExpertDecoder(model: model)
         let metrics = test.isEmpty ? ExpertMetrics(n: 0, exactMatch: 0) : try score(decoder: decoder, examples: test, maxOutputBytes: maxOutput, metric: nil)
         var manifest = ExpertManifest(name: req.name, description: req.description ?? "trained from \((req.dataPath as NSString).lastPathComponent)",
@@ -161,9 +157,7 @@ extension Engine {
         manifest.metrics = metrics
         manifest.metrics?.validationExactMatch = record.bestValidationAccuracy
 
-        let weightsPath = runDir + "/weights.safetensors"
-        try model.save(to: weightsPath, name: req.name)
-        let weights = try registry.blobs.put(fileAt: weightsPath)
+        let weights = try storeWeights(model, of: run, name: req.name)
         var data = [DataRole: BlobRef]()
         data[.train] = try registry.blobs.put(Engine.jsonl(train))
         if !valid.isEmpty { data[.valid] = try registry.blobs.put(Engine.jsonl(valid)) }
@@ -174,7 +168,7 @@ extension Engine {
             let router = try trainRouter(registered: try registry.listExperts(), extra: [newInputs], log: log)
             return try registry.registerExpert(rec, weights: weights, data: data, router: router, replace: req.replace)
         }
-        try? FileManager.default.removeItem(atPath: runDir)
+        run.removeFolder()
         return AddSummary(name: req.name, version: stored.expert.version, parameters: config.parameterCount, trainExamples: train.count,
                           validExamples: valid.count, testExamples: test.count, metrics: metrics, training: record,
                           routerVersion: stored.router.version, skippedLines: read.skipped.count)

@@ -199,17 +199,13 @@ extension Engine {
         let valid = BalancedMixture.validation(experts.map(\.valid), total: plan.options.validationExamples)
         log("\(plan.name): \(plan.config.parameterCount) parameters, \(plan.options.steps!) steps at batch \(plan.options.batchSize), "
             + String(format: "%.3g", plan.plannedFLOPs) + " FLOPs, \(mixture.count) training examples (balanced)")
-        let runDir = registry.home + "/runs/\(plan.name)"
-        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        let run = run(named: plan.name)
         let model = try Transformer(config: plan.config, seed: plan.options.seed)
-        let trainer = try Trainer(model: model, train: mixture, validation: valid, options: plan.options, checkpointPath: runDir + "/checkpoint.safetensors")
-        let record = try trainer.run(resume: true, observer: observer)
-        let path = runDir + "/weights.safetensors"
-        try model.save(to: path, name: plan.name)
-        let ref = try registry.blobs.put(fileAt: path)
+        let record = try run.train(model, train: mixture, validation: valid, options: plan.options, observer: observer)
+        let ref = try storeWeights(model, of: run, name: plan.name)
         try registry.putBaseline(BaselineRecord(name: plan.name, configJSON: try JSONOutput.line(plan), metricsJSON: nil,
                                                 trainingJSON: try JSONOutput.line(record), expertSet: plan.expertSet), weights: ref)
-        try? FileManager.default.removeItem(atPath: runDir)
+        run.removeFolder()
         return (model, record)
     }
 

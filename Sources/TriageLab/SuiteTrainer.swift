@@ -113,8 +113,8 @@ public enum SuiteTrainer {
             let model = try base.map { try Transformer.load(try SafeTensors.read(data: $0.weights), origin: "\(suite)/\(SharedBase.directoryName)") }
                 ?? Transformer(config: config, seed: spec.recipe.seed)
             let progress = observer(e.name)
-            let trainer = try Trainer(model: model, train: train, validation: valid, options: opts, checkpointPath: dir + "/.checkpoint.safetensors")
-            let record = try trainer.run(resume: true, observer: progress)
+            let run = TrainingRun(folder: dir, checkpointName: ".checkpoint.safetensors")
+            let record = try run.train(model, train: train, validation: valid, options: opts, observer: progress)
             let decoder = ExpertDecoder(model: model)
             let t0 = MonotonicClock.now()
             let answers = try decoder.answer(test.map(\.input), maxOutputBytes: d.maxOutput)
@@ -135,7 +135,7 @@ public enum SuiteTrainer {
             m.source = provenance(dir)
             try AtomicFile.write(try m.encoded(), to: dir + "/expert.json")
             try ExpertReadme.write(manifest: m, folder: dir, train: train, valid: valid, test: test)
-            removeCheckpoints(dir + "/.checkpoint.safetensors")
+            run.removeCheckpoints()
         }
         try trainRouter(suite: suite, spec: spec, data: data, log: log)
     }
@@ -159,8 +159,8 @@ public enum SuiteTrainer {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let model = try Transformer(config: config, seed: spec.recipe.seed)
         let progress = observer("base")
-        let trainer = try Trainer(model: model, train: mixture, validation: valid, options: opts, checkpointPath: dir + "/.checkpoint.safetensors")
-        let record = try trainer.run(resume: true, observer: progress)
+        let run = TrainingRun(folder: dir, checkpointName: ".checkpoint.safetensors")
+        let record = try run.train(model, train: mixture, validation: valid, options: opts, observer: progress)
         let dtype = SafeTensors.DType(rawValue: spec.recipe.weightsDType) ?? .f32
         try model.save(to: dir + "/" + SharedBase.weightsName, name: "suite-base", dtype: dtype)
         guard let weights = FileManager.default.contents(atPath: dir + "/" + SharedBase.weightsName) else { throw TriageError.notFound("\(dir)/\(SharedBase.weightsName) vanished") }
@@ -168,15 +168,11 @@ public enum SuiteTrainer {
         try base.write(to: dir)
         try ExpertReadme.writeBase(base, config: config, examples: mixture.count, folder: dir)
         log(String(format: "shared base: %.1f minutes, validation exact match %.1f%% (all tasks)", record.seconds / 60, 100 * record.bestValidationAccuracy))
-        removeCheckpoints(dir + "/.checkpoint.safetensors")
+        run.removeCheckpoints()
         return (base, weights)
     }
 
     /// A finished run's checkpoint and its best-weights companion (the trainer's files, not shipped).
-    private static func removeCheckpoints(_ path: String) {
-        try? FileManager.default.removeItem(atPath: path)
-        try? FileManager.default.removeItem(atPath: path + ".best.safetensors")
-    }
 
     /// The data's source and licence from the generator's `source.json`, flattened to `source.*` / `licence.*` strings.
     static func provenance(_ dir: String) -> [String: String]? {
