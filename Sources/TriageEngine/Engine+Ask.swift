@@ -6,8 +6,11 @@ import TensorCore
 
 /// One request of `ask`.
 public struct Request: Sendable {
+    /// The caller's id for the request, echoed in the answer.
     public var id: String?
+    /// The request text.
     public var input: String
+    /// A request.
     public init(id: String? = nil, input: String) {
         self.id = id
         self.input = input
@@ -20,15 +23,19 @@ public struct Answer: Codable, Sendable {
     public var input: String
     /// The expert that answered; nil when the router abstained.
     public var expert: String?
+    /// The router's probability for the chosen expert (nil when the router was bypassed).
     public var confidence: Float?
+    /// No expert fits: the router declined (and no fallback is set).
     public var abstained: Bool
     /// True when a configured fallback expert took a request the router rejected.
     public var fallback: Bool
+    /// The expert's greedy answer.
     public var output: String?
     /// Wall time of this request's share of routing and decoding.
     public var ms: Double
     /// The router's closest candidates (always on abstention, and with --explain).
     public var top: [RoutingDecision.Candidate]?
+    /// Why this request got no answer (e.g. longer than the expert's context).
     public var error: String?
 }
 
@@ -98,6 +105,7 @@ extension Engine {
 
 /// Accuracy of the routed system on labelled lines, overall and per expert.
 public struct EvalReport: Codable, Sendable {
+    /// One expert's share of an evaluation.
     public struct Row: Codable, Sendable {
         public var expert: String
         public var n: Int
@@ -109,23 +117,30 @@ public struct EvalReport: Codable, Sendable {
             case expert, n, exactMatch = "exact_match", routerAccuracy = "router_accuracy", phoneErrorRate = "phone_error_rate", wordErrorRate = "word_error_rate"
         }
     }
+    /// The evaluated file.
     public var file: String
     public var n: Int
     public var exactMatch: Double
     /// Fraction routed to the labelled expert (lines with an `expert` field only).
     public var routerAccuracy: Double?
+    /// Requests the router declined.
     public var abstained: Int
+    /// The expert asked directly (`--expert`), if any.
     public var bypassedRouter: String?
+    /// Per expert (labelled, or routed to).
     public var perExpert: [Row]
+    /// Wall time of the evaluation.
     public var secondsTotal: Double
     /// Every example's answer (with `--examples`).
     public var examples: [ExampleResult]?
+    /// One scored example (`eval --examples`).
     public struct ExampleResult: Codable, Sendable {
         public var input: String
         public var expected: String
         public var output: String?
         public var expert: String?
         public var labelledExpert: String?
+        /// The output equals the expected answer.
         public var correct: Bool
         enum CodingKeys: String, CodingKey { case input, expected, output, expert, correct, labelledExpert = "labelled_expert" }
     }

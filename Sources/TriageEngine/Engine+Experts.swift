@@ -14,22 +14,34 @@ public enum TrainingBudget: Sendable, Equatable {
 
 /// What `experts add` needs.
 public struct AddRequest: Sendable {
+    /// The new expert's name.
     public var name: String
+    /// Training data, JSONL.
     public var dataPath: String
+    /// Validation data; split off the training data when nil.
     public var validPath: String?
+    /// Test data; split off the training data when nil.
     public var testPath: String?
+    /// The model size.
     public var preset: ExpertConfig.Preset = .tiny
+    /// How long to train.
     public var budget: TrainingBudget
+    /// Seeds initialisation and data order.
     public var seed: UInt64 = 1
     /// Peak learning rate.
     public var learningRate: Float = 1e-3
+    /// Examples per step.
     public var batchSize = 32
+    /// What the expert does (default: the data file it was trained from).
     public var description: String?
+    /// Skip (and report) malformed lines instead of stopping at the first.
     public var skipBadLines = false
+    /// Replace an expert of the same name.
     public var replace = false
     /// Weights to start from instead of a random initialisation (fine-tuning); their config must be the preset's.
     public var initFrom: String?
 
+    /// A request with the default recipe.
     public init(name: String, dataPath: String, budget: TrainingBudget) {
         self.name = name
         self.dataPath = dataPath
@@ -64,9 +76,12 @@ public struct AddSummary: Codable {
     public var trainExamples: Int
     public var validExamples: Int
     public var testExamples: Int
+    /// Test-set accuracy.
     public var metrics: ExpertMetrics
     public var training: TrainingRecord
+    /// The router registered with the expert.
     public var routerVersion: Int
+    /// Malformed lines skipped (`--skip-bad-lines`).
     public var skippedLines: Int
     enum CodingKeys: String, CodingKey {
         case name, version, parameters, metrics, training, trainExamples = "train_examples", validExamples = "valid_examples"

@@ -3,12 +3,17 @@ import Registry
 
 /// One registered expert as `experts list` and `experts import` report it.
 public struct ExpertSummary: Codable, Sendable {
+    /// The expert's registered name.
     public var name: String
+    /// Goes up by one each time the name is registered again (`--replace`).
     public var version: Int
+    /// What the expert does, in the words of whoever registered it.
     public var description: String?
+    /// Model parameters.
     public var parameters: Int
     /// Test exact match recorded at registration.
     public var exactMatch: Double?
+    /// When it was registered (UTC, ISO 8601).
     public var created: String?
     enum CodingKeys: String, CodingKey { case name, version, description, parameters, exactMatch = "exact_match", created }
 
@@ -28,6 +33,7 @@ public struct ExpertSummary: Codable, Sendable {
 public struct GarbageReport: Codable, Sendable {
     /// SHA-256 of every blob file removed.
     public var removed: [String]
+    /// Bytes of blob and temporary files removed.
     public var bytesFreed: Int
     enum CodingKeys: String, CodingKey { case removed, bytesFreed = "bytes_freed" }
 }

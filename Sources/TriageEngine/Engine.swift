@@ -13,6 +13,7 @@ public final class Engine {
     private var decoders: [String: (version: Int, decoder: ExpertDecoder)] = [:]
     private var loadedRouter: (version: Int, model: RouterModel)?
 
+    /// Opens (creating if needed) the registry in `home` (nil: `$TRIAGE_HOME`, the XDG folder, or ~/.local/share/triage).
     public init(home: String?, suiteDirectory: String? = SuiteLocator.locate()) throws {
         do { registry = try Registry.open(explicitHome: home) } catch { throw TriageError.from(error) }
         self.suiteDirectory = suiteDirectory
@@ -25,6 +26,7 @@ public final class Engine {
         return dir
     }
 
+    /// A fresh path in the scratch folder, unique to this process.
     package func scratchPath(_ suffix: String) -> String {
         scratchDirectory + "/\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(suffix)"
     }

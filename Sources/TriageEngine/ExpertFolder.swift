@@ -5,7 +5,9 @@ import TensorCore
 
 /// An expert as a folder — `expert.json`, the weights, the data files — checked file by file on read.
 public struct ExpertFolder {
+    /// The folder.
     public let path: String
+    /// Its `expert.json`, checked against the files.
     public let manifest: ExpertManifest
 
     /// Reads and checks the manifest, and that every file it names exists and matches its SHA-256.
@@ -30,7 +32,9 @@ public struct ExpertFolder {
         return ExpertFolder(path: path, manifest: m)
     }
 
+    /// The weights file.
     public var weightsPath: String { path + "/" + manifest.weights }
+    /// The data file of `role`, if the folder has one.
     public func dataPath(_ role: DataRole) -> String? { manifest.data[role].map { path + "/" + $0 } }
 }
 

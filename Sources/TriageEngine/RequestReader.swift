@@ -4,6 +4,7 @@ import ExpertModel
 /// Reads requests for `ask --file` and `route --file`: JSONL (`JSONLines`) with a string `input` and an
 /// optional `id` (any JSON value, kept as text) per line, from a file or, for "-", standard input.
 public enum RequestReader {
+    /// The requests in `path` ("-": standard input); a bad line stops with its file and line.
     public static func read(_ path: String) throws -> [Request] {
         let name = path == "-" ? "stdin" : path
         let data: Data

@@ -4,11 +4,15 @@ import Registry
 /// A value per data role (train, valid, test): a manifest's file names or their SHA-256. Stored in JSON
 /// as an object keyed by the role's name, as before; an unknown role is an error that names it.
 public struct RoleFiles: Codable, Equatable, Sendable, ExpressibleByDictionaryLiteral {
+    /// The value for each role present.
     public var byRole: [DataRole: String]
 
+    /// Values keyed by role.
     public init(_ byRole: [DataRole: String] = [:]) { self.byRole = byRole }
+    /// `[.train: "train.jsonl", …]`.
     public init(dictionaryLiteral elements: (DataRole, String)...) { self.init(Dictionary(uniqueKeysWithValues: elements)) }
 
+    /// The value for `role`, nil when the role is absent.
     public subscript(role: DataRole) -> String? {
         get { byRole[role] }
         set { byRole[role] = newValue }

@@ -9,8 +9,11 @@ import TensorCore
 /// on what is particular to its task. Its compute counts once for the suite: `triage compare` adds it to the
 /// routed system's steps, FLOPs and CPU time, and to the baselines' equal-compute plan.
 public struct SharedBase: Codable, Equatable {
+    /// SHA-256 of `weights.safetensors`.
     public var weightsSHA256: String
+    /// How the base was trained.
     public var options: TrainingOptions
+    /// What its training cost: steps, time, tokens, FLOPs.
     public var record: TrainingRecord
     /// The experts whose training data made the mixture, with the SHA-256 of each one's `train.jsonl`.
     public var trainDataSHA256: [String: String]
@@ -19,8 +22,10 @@ public struct SharedBase: Codable, Equatable {
         case options, record, weightsSHA256 = "weights_sha256", trainDataSHA256 = "train_data_sha256"
     }
 
+    /// The experts whose data the base saw, sorted.
     public var experts: [String] { trainDataSHA256.keys.sorted() }
 
+    /// A base as `train-suite` records it.
     public init(weightsSHA256: String, options: TrainingOptions, record: TrainingRecord, trainDataSHA256: [String: String]) {
         self.weightsSHA256 = weightsSHA256
         self.options = options
@@ -30,7 +35,9 @@ public struct SharedBase: Codable, Equatable {
 
     /// `Experts/_base/`: where a suite keeps its base (`weights.safetensors`, `base.json`, `README.md`).
     public static let directoryName = "_base"
+    /// The base's record inside its folder.
     package static let manifestName = "base.json"
+    /// The base's weights inside its folder.
     package static let weightsName = "weights.safetensors"
 
     /// Reads `dir/base.json` and checks the weights against it; nil when there is no base there.
@@ -49,6 +56,7 @@ public struct SharedBase: Codable, Equatable {
         return (base, weights)
     }
 
+    /// Writes `base.json` into `dir`, atomically.
     package func write(to dir: String) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -3,6 +3,7 @@ import Foundation
 /// Finds the shipped suite (`Experts/`): `$TRIAGE_SUITE_DIR`, else an `Experts/` folder beside a
 /// `Package.swift` above the running executable (a build inside the repository), else `./Experts`.
 public enum SuiteLocator {
+    /// The suite folder, or nil when none is found.
     public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
         let fm = FileManager.default
         if let explicit = environment["TRIAGE_SUITE_DIR"], !explicit.isEmpty {

@@ -11,6 +11,7 @@ package struct TrainingRun {
     /// The checkpoint file: `checkpoint.safetensors` in a home's run folder, `.checkpoint.safetensors` in a suite folder.
     package let checkpoint: String
 
+    /// A run whose checkpoint is `folder/checkpointName`.
     package init(folder: String, checkpointName: String = "checkpoint.safetensors") {
         self.folder = folder
         checkpoint = folder + "/" + checkpointName

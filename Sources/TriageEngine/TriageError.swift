@@ -12,6 +12,7 @@ public enum TriageError: Error, CustomStringConvertible {
     /// Stopped by SIGINT or SIGTERM, with what was kept (a checkpoint) and how to go on.
     case interrupted(String)
 
+    /// The message for the user.
     public var description: String {
         switch self {
         case .badInput(let s), .notFound(let s), .corrupt(let s), .internalError(let s), .interrupted(let s): return s
@@ -25,6 +26,7 @@ public enum TriageError: Error, CustomStringConvertible {
         case success = 0, badInput = 2, notFound = 3, abstained = 4, corrupt = 5, internalError = 70, interrupted = 130
     }
 
+    /// The documented exit code of this error.
     public var exitCode: ExitCode {
         switch self {
         case .badInput: return .badInput
