@@ -24,7 +24,9 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
-        .target(name: "CKernels", cSettings: kernelFlags, linkerSettings: [.linkedLibrary("m"), .linkedLibrary("dl")]),
+        // oneDNN (Debian libdnnl-dev) runs the bf16 products (Sources/CKernels/bf16.c).
+        .target(name: "CKernels", cSettings: kernelFlags,
+                linkerSettings: [.linkedLibrary("m"), .linkedLibrary("dl"), .linkedLibrary("dnnl")]),
         .target(name: "TensorCore", dependencies: ["COpenBLAS", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "ExpertModel", dependencies: ["TensorCore", "CKernels"]),
@@ -37,7 +39,7 @@ let package = Package(
         // Presentation: progress bars and the HTML report, for people at a terminal or a browser.
         .target(name: "TriagePresentation", dependencies: ["TriageLab", "ExpertModel", "TensorCore"]),
         .executableTarget(name: "TriageCLI", dependencies: [
-            "TriageEngine", "TriageLab", "TriagePresentation", "ExpertModel",
+            "TriageEngine", "TriageLab", "TriagePresentation", "ExpertModel", "TensorCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "CKernels"], resources: [.copy("Fixtures")]),

@@ -9,7 +9,7 @@ threads="${1:-2}"
 swift build -c release --product triage >/dev/null
 out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 for round in 1 2; do  # interleaved, so neither side gets only the quiet minutes
-  .build/release/triage bench gemm --json --threads "$threads" > "$out/triage-$round.jsonl"
+  .build/release/triage bench gemm --precision fp32 --json --threads "$threads" > "$out/triage-$round.jsonl"
   OPENBLAS_NUM_THREADS="$threads" python3 Benchmarks/scripts/numpy_gemm.py > "$out/numpy-$round.jsonl"
 done
 python3 - "$out" <<'PY'

@@ -15,6 +15,20 @@ public final class ExpertDecoder {
     private struct LayerWeights {
         let ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fc1w, fc1b, fc2w, fc2b: UnsafeMutablePointer<Float>
         let qkvT, projT, fc1T, fc2T: TransposedWeights
+        let qkvB, projB, fc1B, fc2B: BF16Weights
+    }
+    /// A weight in bf16, made on first use (a bf16 decoder's first large product), shared like the transposes.
+    private final class BF16Weights {
+        let source: UnsafePointer<Float>, count: Int
+        private var built: BF16Buffer?
+        init(_ w: UnsafePointer<Float>, count: Int) { (source, self.count) = (w, count) }
+        var pointer: UnsafeMutablePointer<UInt16> {
+            if let built { return built.pointer }
+            let b = BF16Buffer(count: count)
+            tc_f32_to_bf16(source, b.pointer, count)
+            built = b
+            return b.pointer
+        }
     }
     /// A linear layer's weight transposed once to [in, out] (columns padded to 32), for the small-row
     /// kernel of decoding steps: sgemm would repack the weights on every step, a fifth of the time.
@@ -39,6 +53,7 @@ public final class ExpertDecoder {
     private let layers: [LayerWeights]
     private let tokW, posW, lnfw, lnfb: UnsafeMutablePointer<Float>
     private let headT: TransposedWeights
+    private let headB: BF16Weights
     /// Sequences the cache holds, and rows the scratch buffers hold.
     private var seqCapacity = 0, rowCapacity = 0
     private var kCache = TensorStorage(count: 0), vCache = TensorStorage(count: 0)
@@ -59,11 +74,24 @@ public final class ExpertDecoder {
     /// (each split costs a wake-up per product: ~13 per step); with very few requests one core is enough.
     public static let minimumRequestsPerShard = 4
 
-    public convenience init(model: Transformer) { self.init(model: model, workerLimit: Int.max, sharing: nil) }
+    /// `precision` bf16: the products of steps with `bf16MinimumRows` rows or more (prompts, large
+    /// batches) take bf16 copies of the weights, made once, and of the activations; fp32 otherwise. The
+    /// answers of an fp32 decoder are what every recorded metric was measured with.
+    public convenience init(model: Transformer, precision: Precision = .fp32) {
+        self.init(model: model, workerLimit: Int.max, sharing: nil, precision: precision)
+    }
+
+    /// The products' precision.
+    public let precision: Precision
+    /// Rows from which a bf16 decoder runs a product in bf16 (below, the fp32 row kernel is as fast).
+    nonisolated(unsafe) public static var bf16MinimumRows = 8
+    /// bf16 activations of the current product, sized with the row buffers.
+    private var xBF16 = BF16Buffer(count: 0)
 
     /// `sharing`: a decoder of the same model whose weight views (and transposes) this one reuses.
-    private init(model: Transformer, workerLimit: Int, sharing other: ExpertDecoder?) {
+    private init(model: Transformer, workerLimit: Int, sharing other: ExpertDecoder?, precision: Precision) {
         self.model = model
+        self.precision = MixedPrecision.kernel == .none ? .fp32 : precision
         self.workerLimit = workerLimit
         cfg = model.config
         func p(_ q: Parameter) -> UnsafeMutablePointer<Float> { q.value.storage.pointer }
@@ -71,6 +99,7 @@ public final class ExpertDecoder {
         if let other {
             layers = other.layers
             headT = other.headT
+            headB = other.headB
             return
         }
         let (d, ff) = (cfg.dModel, cfg.dFF)
@@ -81,9 +110,12 @@ public final class ExpertDecoder {
                          qkvT: TransposedWeights(p(b.qkv.weight), out: 3 * d, in: d),
                          projT: TransposedWeights(p(b.proj.weight), out: d, in: d),
                          fc1T: TransposedWeights(p(b.fc1.weight), out: ff, in: d),
-                         fc2T: TransposedWeights(p(b.fc2.weight), out: d, in: ff))
+                         fc2T: TransposedWeights(p(b.fc2.weight), out: d, in: ff),
+                         qkvB: BF16Weights(p(b.qkv.weight), count: 3 * d * d), projB: BF16Weights(p(b.proj.weight), count: d * d),
+                         fc1B: BF16Weights(p(b.fc1.weight), count: ff * d), fc2B: BF16Weights(p(b.fc2.weight), count: d * ff))
         }
         headT = TransposedWeights(tokW, out: cfg.vocab, in: d)
+        headB = BF16Weights(tokW, count: cfg.vocab * d)
     }
 
     private func reserve(sequences: Int, rows: Int) {
@@ -103,6 +135,7 @@ public final class ExpertDecoder {
             qkv = TensorStorage(count: rows * 3 * d, zeroed: false)
             ff = TensorStorage(count: rows * cfg.dFF, zeroed: false)
             logits = TensorStorage(count: rows * cfg.vocab, zeroed: false)
+            if precision == .bf16 { xBF16 = BF16Buffer(count: rows * max(cfg.dFF, d)) }
             // Row-wise attention needs a score row per (row, head); prompt attention a [ctx, ctx] block per worker.
             promptWorkers = Parallel.threads
             scores = TensorStorage(count: max(rows * cfg.nHeads * cfg.context, promptWorkers * cfg.context * cfg.context), zeroed: false)
@@ -112,8 +145,14 @@ public final class ExpertDecoder {
 
     /// y[rows, out] = x[rows, in] · Wᵀ + b
     @inline(__always)
-    private func linear(_ xp: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ wt: TransposedWeights, _ b: UnsafePointer<Float>,
-                        _ y: UnsafeMutablePointer<Float>, rows: Int, inF: Int, outF: Int) {
+    private func linear(_ xp: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ wt: TransposedWeights, _ wb: BF16Weights,
+                        _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, inF: Int, outF: Int) {
+        if precision == .bf16 && rows >= ExpertDecoder.bf16MinimumRows {
+            tc_f32_to_bf16(xp, xBF16.pointer, rows * inF)
+            BLAS.bf16gemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: xBF16.pointer, lda: inF, b: wb.pointer, ldb: inF,
+                          c: y, ldc: outF, rowBias: b)
+            return
+        }
         if rows > 1 && rows <= ExpertDecoder.smallRowLimit {
             tc_linear_rows(xp, rows, inF, wt.pointer, wt.ld, b, y, outF)
             return
@@ -139,7 +178,7 @@ public final class ExpertDecoder {
         let scale = 1 / Float(hd).squareRoot()
         for (l, w) in layers.enumerated() {
             tc_layernorm_forward(xp, w.ln1w, w.ln1b, hp, nil, nil, rows, d, 1e-5)
-            linear(hp, w.qkvw, w.qkvT, w.qkvb, qp, rows: rows, inF: d, outF: 3 * d)
+            linear(hp, w.qkvw, w.qkvT, w.qkvB, w.qkvb, qp, rows: rows, inF: d, outF: 3 * d)
             // Keys are cached transposed per head ([slot, head, hd, ctx]) so scoring runs along positions;
             // values stay [slot, ctx, d] so the weighted sum runs along the head's components.
             let kBase = kCache.pointer + l * seqCapacity * ctx * d, vBase = vCache.pointer + l * seqCapacity * ctx * d
@@ -168,12 +207,12 @@ public final class ExpertDecoder {
                     }
                 }
             }
-            linear(ap, w.projw, w.projT, w.projb, tmp.pointer, rows: rows, inF: d, outF: d)
+            linear(ap, w.projw, w.projT, w.projB, w.projb, tmp.pointer, rows: rows, inF: d, outF: d)
             tc_accumulate(xp, tmp.pointer, rows * d)
             tc_layernorm_forward(xp, w.ln2w, w.ln2b, hp, nil, nil, rows, d, 1e-5)
-            linear(hp, w.fc1w, w.fc1T, w.fc1b, fp, rows: rows, inF: d, outF: cfg.dFF)
+            linear(hp, w.fc1w, w.fc1T, w.fc1B, w.fc1b, fp, rows: rows, inF: d, outF: cfg.dFF)
             tc_gelu_forward(fp, fp, rows * cfg.dFF)
-            linear(fp, w.fc2w, w.fc2T, w.fc2b, tmp.pointer, rows: rows, inF: cfg.dFF, outF: d)
+            linear(fp, w.fc2w, w.fc2T, w.fc2B, w.fc2b, tmp.pointer, rows: rows, inF: cfg.dFF, outF: d)
             tc_accumulate(xp, tmp.pointer, rows * d)
         }
         // Final LayerNorm and the tied head only for the rows whose next token is needed.
@@ -181,7 +220,7 @@ public final class ExpertDecoder {
             tc_layernorm_forward(xp + r * d, lnfw, lnfb, hp + i * d, nil, nil, 1, d, 1e-5)
         }
         let n = wanted.count, v = cfg.vocab
-        linear(hp, tokW, headT, zeroBias.pointer, logits.pointer, rows: n, inF: d, outF: v)  // the tied head has no bias
+        linear(hp, tokW, headT, headB, zeroBias.pointer, logits.pointer, rows: n, inF: d, outF: v)  // the tied head has no bias
         var next = [Int32](repeating: 0, count: n)
         next.withUnsafeMutableBufferPointer { tc_argmax_rows(logits.pointer, $0.baseAddress!, n, v) }
         return next
@@ -211,6 +250,10 @@ public final class ExpertDecoder {
     private func materializeTransposes() {
         for w in layers { _ = (w.qkvT.pointer, w.projT.pointer, w.fc1T.pointer, w.fc2T.pointer) }
         _ = headT.pointer
+        if precision == .bf16 {
+            for w in layers { _ = (w.qkvB.pointer, w.projB.pointer, w.fc1B.pointer, w.fc2B.pointer) }
+            _ = headB.pointer
+        }
     }
 
     /// The longest prompt (in tokens, with BOS and SEP) this model accepts: one position must remain for output.
@@ -229,7 +272,7 @@ public final class ExpertDecoder {
         if shardCount > 1 {
             // Contiguous shards of requests, each decoded start to finish on one core with single-threaded
             // products; a request's answer does not depend on which shard (or batch) it is in.
-            while shards.count < shardCount { shards.append(ExpertDecoder(model: model, workerLimit: 1, sharing: self)) }
+            while shards.count < shardCount { shards.append(ExpertDecoder(model: model, workerLimit: 1, sharing: self, precision: precision)) }
             materializeTransposes()
             var results = [[[Int32]]](repeating: [], count: shardCount)
             var failure: Error?

@@ -21,6 +21,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var checkpointEvery = 250
     /// Longest answer decoded during validation.
     public var maxOutputBytes = 64
+    /// The precision of the products (nil: fp32, as every run before bf16 existed).
+    public var precision: Precision?
 
     public init(steps: Int? = nil, minutes: Double? = nil, seed: UInt64 = 1) {
         self.steps = steps
@@ -43,8 +45,11 @@ public struct TrainingRecord: Codable, Equatable, Sendable {
     public var threads: Int
     /// Training compute, from the model's FLOPs per token and the padded tokens processed.
     public var flops: Double
+    /// The precision the products ran in, and the bf16 kernels used (nil in records made before bf16).
+    public var precision: Precision?
+    public var kernel: String?
     enum CodingKeys: String, CodingKey {
-        case steps, seconds, seed, tokens, threads, flops
+        case steps, seconds, seed, tokens, threads, flops, precision, kernel
         case trainExamples = "train_examples", bestValidationAccuracy = "best_validation_accuracy"
         case bestStep = "best_step", finalLoss = "final_loss"
     }
@@ -125,6 +130,10 @@ public final class Trainer {
     @discardableResult
     public func run(resume: Bool = false, observer: TrainingObserver? = nil) throws -> TrainingRecord {
         defer { observer?.trainingEnded() }
+        return try MixedPrecision.with(options.precision ?? .fp32) { try loop(resume: resume, observer: observer) }
+    }
+
+    private func loop(resume: Bool, observer: TrainingObserver?) throws -> TrainingRecord {
         let opt = AdamW(learningRate: options.learningRate, beta1: 0.9, beta2: 0.95, eps: 1e-8,
                         weightDecay: options.weightDecay, decayOnlyMatrices: true)
         var st = State()
@@ -196,7 +205,8 @@ public final class Trainer {
         }
         return TrainingRecord(steps: st.step, seconds: st.seconds, seed: options.seed, tokens: st.tokens, trainExamples: train.count,
                               bestValidationAccuracy: max(0, st.best), bestStep: st.bestStep, finalLoss: st.lastLoss,
-                              threads: BLAS.threads, flops: flopsPerToken * Double(st.paddedTokens))
+                              threads: BLAS.threads, flops: flopsPerToken * Double(st.paddedTokens),
+                              precision: MixedPrecision.products, kernel: MixedPrecision.products == .bf16 ? MixedPrecision.kernel.rawValue : nil)
     }
 
     // MARK: Checkpoints

@@ -181,3 +181,39 @@ extension BLAS {
         return try body()
     }
 }
+
+extension BLAS {
+    /// C[m,n] = op(A) · op(B) (+ `rowBias` on every row) + beta · C with bfloat16 operands and fp32
+    /// accumulation and results (oneDNN matmul). Split like `sgemm`: blocks of C's rows (or columns,
+    /// when C is wide) that Triage's workers compute with single-threaded oneDNN calls, so oneDNN's
+    /// OpenMP threads never start and never spin against the pool (Benchmarks/bf16_kernels.md: an
+    /// OpenMP worker spun 5-8 ms after each call and slowed the next fp32 op 2.3x). Each block's
+    /// result does not depend on the split.
+    public static func bf16gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int,
+                                beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, maxWorkers: Int = .max,
+                                rowBias: UnsafePointer<Float>? = nil) {
+        _ = configuration
+        let workers = min(gemmThreads, maxWorkers, max(1, (m * n * k) / splitThreshold))
+        let (ta, tb) = (Int32(transA ? 1 : 0), Int32(transB ? 1 : 0))
+        if workers <= 1 {
+            tc_flush_denormals()
+            check(tc_bf16_gemm_single(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc, rowBias), m, n, k)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: workers) { status in
+            Parallel.indexedChunks(workers, workers: workers) { w, _ in
+                status[w] = tc_bf16_gemm_part(Int32(w), Int32(workers), ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc, rowBias)
+            }
+            for s in status { check(s, m, n, k) }
+        }
+    }
+
+    /// oneDNN refusing a product it accepted at start-up (the level check) has never been seen; when it
+    /// happens, part of C may be written, so there is no silent fallback: stop, and say how to go on.
+    private static func check(_ status: Int32, _ m: Int, _ n: Int, _ k: Int) {
+        if status != 0 {
+            fatalError("oneDNN bf16 product [\(m)×\(k)]·[\(k)×\(n)] failed (status \(status)); run with --precision fp32")
+        }
+    }
+}

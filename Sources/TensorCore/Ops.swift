@@ -46,6 +46,9 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     let (m, k) = transposeA ? (ac, ar) : (ar, ac)
     let (k2, n) = transposeB ? (bc, br) : (br, bc)
     precondition(k == k2, "matmul: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
+    if MixedPrecision.products == .bf16 && !batched && !transposeA {
+        return matmulBF16(a, b, transposeB: transposeB, m: m, n: n, k: k, started: started)
+    }
     let out = TensorStorage(count: batch * m * n, zeroed: false)
     let ap = a.storage.pointer, bp = b.storage.pointer
     let sa = ar * ac, sb = br * bc, sc = m * n
@@ -90,6 +93,9 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     let outF = weight.shape[0]
     precondition(weight.shape[1] == inF, "linear: input has \(inF) features, weight \(weight.shape) expects \(weight.shape[1])")
     if let bias { precondition(bias.shape == [outF], "linear: bias \(bias.shape) does not match \(outF) outputs") }
+    if MixedPrecision.products == .bf16 {
+        return linearBF16(x, weight: weight, bias: bias, rows: rows, inF: inF, outF: outF, started: started)
+    }
     let out = TensorStorage(count: rows * outF, zeroed: false)
     let xp = x.storage.pointer, wp = weight.storage.pointer
     BLAS.sgemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: xp, lda: inF, b: wp, ldb: inF,

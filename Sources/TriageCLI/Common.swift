@@ -4,6 +4,7 @@ import TriageEngine
 import TriageLab
 import TriagePresentation
 import ExpertModel
+import TensorCore
 
 /// Options every registry command takes.
 struct GlobalOptions: ParsableArguments {
@@ -36,3 +37,14 @@ func percent(_ x: Double) -> String { String(format: "%.1f%%", 100 * x) }
 
 extension ExpertConfig.Preset: ExpressibleByArgument {}
 extension Setting: ExpressibleByArgument {}
+extension PrecisionChoice: ExpressibleByArgument {}
+
+/// `--precision auto|bf16|fp32`, on every command that trains or measures products.
+struct PrecisionOption: ParsableArguments {
+    @Option(help: "Products in bf16 (fp32 accumulation, fp32 master weights) or fp32; auto: bf16 where the CPU has AVX512-BF16 or AMX.")
+    var precision: PrecisionChoice = .auto
+
+    func resolved() throws -> Precision {
+        do { return try MixedPrecision.resolve(precision) } catch { throw TriageError.badInput("\(error)") }
+    }
+}

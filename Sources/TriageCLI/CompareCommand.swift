@@ -18,6 +18,7 @@ struct Compare: ParsableCommand {
     @Option(help: "Write a standalone HTML report (table and bar chart).") var report: String?
     @Option(help: "Also write the baselines to this directory (NAME/weights.safetensors and baseline.json), to ship them with a suite as Experts/_baselines.")
     var exportBaselines: String?
+    @OptionGroup var precision: PrecisionOption
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -28,17 +29,18 @@ struct Compare: ParsableCommand {
         try guarded {
             let engine = try openEngine(global)
             let r = try engine.compare(experts: experts.map { $0.split(separator: ",").map(String.init) }, retrain: retrain, limit: all ? nil : limit,
+                                       precision: try precision.resolved(),
                                        observer: { ProgressReporter(label: $0, json: json) }, log: note)
             if let dir = exportBaselines { note("exported \(try engine.exportBaselines(to: dir).joined(separator: ", ")) to \(dir)") }
             if let report { try Data(CompareHTML.render(r).utf8).write(to: URL(fileURLWithPath: report)); note("wrote \(report)") }
             if json { try printJSON(r); return }
-            let order = CompareSystem.allCases.map(\.rawValue)
+            let order = CompareSystem.allCases
             print("task              n   router   routed   oracle  single=size  single=params")
             func cell(_ s: SystemScore?) -> String { s.map { percent($0.exactMatch) } ?? "-" }
             for t in r.tasks {
                 print(t.task.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%6d %8@", t.n, percent(t.routerAccuracy) as NSString)
                       + order.map { String(format: " %8@", cell(t.systems[$0]) as NSString) }.joined())
-                if t.systems["routed"]?.wordErrorRate != nil {
+                if t.systems[.routed]?.wordErrorRate != nil {
                     print("  word error rate" + String(repeating: " ", count: 13)
                           + order.map { String(format: " %8@", (t.systems[$0]?.wordErrorRate.map(percent) ?? "-") as NSString) }.joined())
                     print("  phone error rate" + String(repeating: " ", count: 12)
@@ -52,7 +54,7 @@ struct Compare: ParsableCommand {
             print("system                params   train FLOPs  CPU-s   median ms")
             for k in order {
                 let s = r.overall.systems[k]!
-                print(k.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%8d %12.3g %7.0f %9.2f", s.params ?? 0, s.trainFLOPs ?? 0, s.trainCPUSeconds ?? 0, s.medianMs ?? 0))
+                print(k.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%8d %12.3g %7.0f %9.2f", s.params ?? 0, s.trainFLOPs ?? 0, s.trainCPUSeconds ?? 0, s.medianMs ?? 0))
             }
             for b in r.baselines { print("\(b.name): \(b.note); \(b.steps) steps, \(String(format: "%.3g", b.trainFLOPs)) FLOPs") }
         }

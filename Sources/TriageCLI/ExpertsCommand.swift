@@ -4,6 +4,7 @@ import TriageEngine
 import TriageLab
 import TriagePresentation
 import ExpertModel
+import TensorCore
 
 struct Experts: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -67,6 +68,7 @@ struct Experts: ParsableCommand {
         var initFrom: String?
         @Flag(help: "Skip malformed lines (and report them) instead of stopping at the first.") var skipBadLines = false
         @Flag(help: "Replace an existing expert of the same name (its version goes up).") var replace = false
+        @OptionGroup var precision: PrecisionOption
         @Flag(help: "Progress and summary as JSON.") var json = false
 
         func validate() throws {
@@ -89,6 +91,7 @@ struct Experts: ParsableCommand {
                 req.skipBadLines = skipBadLines
                 req.replace = replace
                 req.initFrom = initFrom
+                req.precision = precision.precision
                 Interruption.install()
                 let s = try engine.addExpert(req, observer: ProgressReporter(label: name, json: json), log: note)
                 if json { try printJSON(s); return }
@@ -152,13 +155,15 @@ extension Experts {
         @Option(help: "Only these experts (comma-separated).") var only: String?
         @Flag(help: "Retrain even experts that are up to date.") var force = false
         @Flag(help: "Only retrain the suite's router (Experts/_router).") var routerOnly = false
+        @Option(help: "Products in bf16 or fp32 (default: the recipe's `precision`, else auto: bf16 where the CPU has AVX512-BF16 or AMX).")
+        var precision: PrecisionChoice?
         @Flag(help: "Progress as JSON lines.") var json = false
         func run() throws {
             try guarded {
                 guard let dir = suite ?? SuiteLocator.locate() else { throw TriageError.notFound("no Experts/ folder found; pass --suite DIR") }
                 if routerOnly { try SuiteTrainer.trainRouter(suite: dir, spec: try SuiteSpec.read(dir), log: note); return }
                 Interruption.install()
-                try SuiteTrainer.train(suite: dir, only: only.map { Set($0.split(separator: ",").map(String.init)) }, force: force,
+                try SuiteTrainer.train(suite: dir, only: only.map { Set($0.split(separator: ",").map(String.init)) }, force: force, precision: precision,
                                        observer: { ProgressReporter(label: $0, json: json) }, log: note)
             }
         }

@@ -32,6 +32,8 @@ public struct AddRequest: Sendable {
     public var learningRate: Float = 1e-3
     /// Examples per step.
     public var batchSize = 32
+    /// The precision of the products (`auto`: bf16 where the CPU has bf16 kernels).
+    public var precision: PrecisionChoice = .auto
     /// What the expert does (default: the data file it was trained from).
     public var description: String?
     /// Skip (and report) malformed lines instead of stopping at the first.
@@ -64,6 +66,7 @@ public struct AddRequest: Sendable {
         }
         o.learningRate = learningRate
         o.batchSize = batchSize
+        o.precision = try? MixedPrecision.resolve(precision)
         return o
     }
 }
@@ -126,6 +129,7 @@ extension Engine {
             throw TriageError.badInput("an expert named '\(req.name)' already exists (remove it first, or pass --replace)")
         }
         let config = req.preset.config
+        do { _ = try MixedPrecision.resolve(req.precision) } catch { throw TriageError.badInput("\(error)") }
         let read = try ExampleReader.read(path: req.dataPath, context: config.context, skipBadLines: req.skipBadLines)
         for s in read.skipped { log("skipped \(s)") }
         var (train, valid, test) = (read.examples, [Example](), [Example]())

@@ -6,7 +6,7 @@ import Router
 import TensorCore
 
 /// `triage compare`: routed narrow experts against one model trained on everything at equal compute.
-public enum CompareSystem: String, CaseIterable, Codable {
+public enum CompareSystem: String, CaseIterable, Codable, CodingKeyRepresentable, Sendable {
     case routed, oracle, singleSameSize = "single_same_size", singleSameParams = "single_same_params"
 }
 
@@ -34,13 +34,13 @@ public struct CompareReport: Codable {
         public var n: Int
         public var routerAccuracy: Double
         public var metric: String?
-        public var systems: [String: SystemScore]
+        public var systems: [CompareSystem: SystemScore]
         enum CodingKeys: String, CodingKey { case task, n, metric, systems, routerAccuracy = "router_accuracy" }
     }
     public struct Overall: Codable {
         public var n: Int
         public var routerAccuracy: Double
-        public var systems: [String: SystemScore]
+        public var systems: [CompareSystem: SystemScore]
         enum CodingKeys: String, CodingKey { case n, systems, routerAccuracy = "router_accuracy" }
     }
     public struct Baseline: Codable {
@@ -123,6 +123,8 @@ public struct BaselinePlan: Codable, Equatable {
     public func matches(_ other: BaselinePlan) -> Bool {
         var a = self, b = other
         (a.plannedFLOPs, b.plannedFLOPs) = (0, 0)
+        // The products' precision changes how fast a plan runs, not what it trains.
+        (a.options.precision, b.options.precision) = (nil, nil)
         return a == b && abs(plannedFLOPs - other.plannedFLOPs) <= 0.02 * max(plannedFLOPs, other.plannedFLOPs)
     }
 
@@ -181,7 +183,8 @@ extension Engine {
     }
 
     /// Trains (or reuses) a baseline: a balanced mixture of every expert's training data, the plan's config and steps.
-    func baseline(_ plan: BaselinePlan, experts: [ExpertForCompare], retrain: Bool, observer: TrainingObserver?, log: (String) -> Void) throws -> (Transformer, TrainingRecord) {
+    func baseline(_ plan: BaselinePlan, experts: [ExpertForCompare], retrain: Bool, precision: Precision, observer: TrainingObserver?,
+                  log: (String) -> Void) throws -> (Transformer, TrainingRecord) {
         func usable(_ b: BaselineRecord?) throws -> (Transformer, TrainingRecord)? {
             guard let b, let js = b.configJSON, let stored = try? JSONDecoder().decode(BaselinePlan.self, from: Data(js.utf8)),
                   stored.matches(plan), let data = try registry.loadWeights(of: b), let tj = b.trainingJSON,
@@ -201,7 +204,9 @@ extension Engine {
             + String(format: "%.3g", plan.plannedFLOPs) + " FLOPs, \(mixture.count) training examples (balanced)")
         let run = run(named: plan.name)
         let model = try Transformer(config: plan.config, seed: plan.options.seed)
-        let record = try run.train(model, train: mixture, validation: valid, options: plan.options, observer: observer)
+        var options = plan.options
+        options.precision = precision
+        let record = try run.train(model, train: mixture, validation: valid, options: options, observer: observer)
         let ref = try storeWeights(model, of: run, name: plan.name)
         try registry.putBaseline(BaselineRecord(name: plan.name, configJSON: try JSONOutput.line(plan), metricsJSON: nil,
                                                 trainingJSON: try JSONOutput.line(record), expertSet: plan.expertSet), weights: ref)
@@ -211,7 +216,7 @@ extension Engine {
 
     /// Runs the comparison on each expert's test set, or on an evenly spaced subset of at most `limit`
     /// examples per task (test files may be sorted: pronounce's are alphabetical).
-    public func compare(experts names: [String]? = nil, retrain: Bool = false, limit: Int? = nil, latencySamples: Int = 20,
+    public func compare(experts names: [String]? = nil, retrain: Bool = false, limit: Int? = nil, latencySamples: Int = 20, precision: Precision = .fp32,
                         observer: (String) -> TrainingObserver?, log: (String) -> Void) throws -> CompareReport {
         var experts = try compareInputs(names: names)
         if let limit {
@@ -230,15 +235,15 @@ extension Engine {
         let plans = [BaselinePlan.sameSize(experts: spec), BaselinePlan.sameParams(experts: spec)]
         var singles = [(Transformer, TrainingRecord, BaselinePlan)]()
         for plan in plans {
-            let (m, r) = try baseline(plan, experts: experts, retrain: retrain, observer: observer(plan.name), log: log)
+            let (m, r) = try baseline(plan, experts: experts, retrain: retrain, precision: precision, observer: observer(plan.name), log: log)
             singles.append((m, r, plan))
         }
         // One decoder per single model for the whole run: its buffers and weight transposes are reused.
         let singleDecoders = singles.map { ExpertDecoder(model: $0.0) }
         // Answers of every system on every task.
         var tasks = [CompareReport.Task]()
-        var allRight = [String: Int](), total = 0, routedRightToExpert = 0
-        var latencies = [String: [Double]]()
+        var allRight = [CompareSystem: Int](), total = 0, routedRightToExpert = 0
+        var latencies = [CompareSystem: [Double]]()
         let scoringStart = MonotonicClock.now()
         for (k, e) in experts.enumerated() {
             let inputs = e.test.map(\.input), refs = e.test.map(\.output), maxOut = e.manifest.maxOutputBytes
@@ -254,12 +259,12 @@ extension Engine {
             for (i, a) in zip(others, try ask(others.map { Request(input: inputs[$0]) })) {
                 routed[i] = a.abstained && !a.fallback ? "" : (a.output ?? "")
             }
-            var outputs = [CompareSystem.routed.rawValue: routed, CompareSystem.oracle.rawValue: oracle]
+            var outputs: [CompareSystem: [String]] = [.routed: routed, .oracle: oracle]
             for i in singles.indices {
-                let key = i == 0 ? CompareSystem.singleSameSize.rawValue : CompareSystem.singleSameParams.rawValue
+                let key: CompareSystem = i == 0 ? .singleSameSize : .singleSameParams
                 outputs[key] = try singleDecoders[i].answer(inputs, maxOutputBytes: maxOut)
             }
-            var systems = [String: SystemScore]()
+            var systems = [CompareSystem: SystemScore]()
             for (k, preds) in outputs {
                 let m = Scoring.metrics(predictions: preds, references: refs, metric: e.manifest.metric)
                 systems[k] = SystemScore(exactMatch: m.exactMatch, phoneErrorRate: m.phoneErrorRate, wordErrorRate: m.wordErrorRate)
@@ -276,12 +281,12 @@ extension Engine {
             for input in inputs.prefix(latencySamples) {
                 var t0 = MonotonicClock.now()
                 _ = try ask([Request(input: input)])
-                latencies[CompareSystem.routed.rawValue, default: []].append((MonotonicClock.now() - t0) * 1e3)
+                latencies[.routed, default: []].append((MonotonicClock.now() - t0) * 1e3)
                 t0 = MonotonicClock.now()
                 _ = try decoder(for: e.record).answer([input], maxOutputBytes: maxOut)
-                latencies[CompareSystem.oracle.rawValue, default: []].append((MonotonicClock.now() - t0) * 1e3)
+                latencies[.oracle, default: []].append((MonotonicClock.now() - t0) * 1e3)
                 for i in singles.indices {
-                    let key = i == 0 ? CompareSystem.singleSameSize.rawValue : CompareSystem.singleSameParams.rawValue
+                    let key: CompareSystem = i == 0 ? .singleSameSize : .singleSameParams
                     t0 = MonotonicClock.now()
                     _ = try singleDecoders[i].answer([input], maxOutputBytes: maxOut)
                     latencies[key, default: []].append((MonotonicClock.now() - t0) * 1e3)
@@ -295,9 +300,9 @@ extension Engine {
         let expertFLOPs = BaselinePlan.total(spec).flops
         let expertCPU = experts.reduce(0.0) { $0 + $1.training.seconds * Double($1.training.threads) }
             + bases.reduce(0.0) { $0 + $1.record.seconds * Double($1.record.threads) }
-        var overall = [String: SystemScore]()
+        var overall = [CompareSystem: SystemScore]()
         for sys in CompareSystem.allCases {
-            let k = sys.rawValue
+            let k = sys
             var s = SystemScore(exactMatch: tasks.map { $0.systems[k]!.exactMatch }.reduce(0, +) / Double(tasks.count))
             s.exactMatchAllExamples = Double(allRight[k] ?? 0) / Double(max(1, total))
             s.medianMs = median(latencies[k] ?? [])

@@ -19,9 +19,11 @@ public struct SuiteSpec: Codable {
         /// Steps of the shared base every expert starts from (trained on the balanced mixture of all the
         /// experts' training data); nil or 0: each expert starts from random weights.
         public var baseSteps: Int?
+        /// `auto`, `bf16` or `fp32` (absent: auto); `train-suite --precision` overrides it.
+        public var precision: String?
         enum CodingKeys: String, CodingKey {
             case preset, steps, seed, threads, batchSize = "batch_size", learningRate = "learning_rate", warmupSteps = "warmup_steps"
-            case weightsDType = "weights_dtype", baseSteps = "base_steps"
+            case weightsDType = "weights_dtype", baseSteps = "base_steps", precision
         }
     }
     public struct Entry: Codable {
@@ -45,8 +47,9 @@ public struct SuiteSpec: Codable {
 /// and `Experts/_base/.checkpoint.safetensors` (not committed), so an interrupted run picks up where it
 /// stopped; a base or expert already trained with the current recipe and data is skipped.
 public enum SuiteTrainer {
-    public static func options(_ r: SuiteSpec.Recipe, maxOutput: Int, steps: Int? = nil) -> TrainingOptions {
+    public static func options(_ r: SuiteSpec.Recipe, maxOutput: Int, steps: Int? = nil, precision: Precision = .fp32) -> TrainingOptions {
         var o = TrainingOptions(steps: steps ?? r.steps, seed: r.seed)
+        o.precision = precision
         o.batchSize = r.batchSize
         o.learningRate = r.learningRate
         o.warmupSteps = r.warmupSteps
@@ -55,6 +58,15 @@ public enum SuiteTrainer {
         o.validationExamples = 500
         o.maxOutputBytes = maxOutput
         return o
+    }
+
+    /// Whether a model trained with `old` counts as trained with `new`: the same options whatever the
+    /// precision of the products, which changes speed, not the recipe (a suite trained in bf16 is up to
+    /// date on a machine without bf16, and the other way round).
+    static func sameRecipe(_ old: TrainingOptions, _ new: TrainingOptions) -> Bool {
+        var (a, b) = (old, new)
+        (a.precision, b.precision) = (nil, nil)
+        return a == b
     }
 
     /// One expert's files as `train-suite` reads them: once, for the shared base, the expert and the router.
@@ -84,20 +96,27 @@ public enum SuiteTrainer {
     }
 
     /// `observer` makes the progress display for a run by its label (an expert's name, or "base").
-    public static func train(suite: String, only: Set<String>? = nil, force: Bool = false,
+    public static func train(suite: String, only: Set<String>? = nil, force: Bool = false, precision: PrecisionChoice? = nil,
                              observer: (String) -> TrainingObserver?, log: (String) -> Void) throws {
         let spec = try SuiteSpec.read(suite)
+        let choice = try precision ?? spec.recipe.precision.map {
+            guard let c = PrecisionChoice(rawValue: $0) else { throw TriageError.badInput("suite.json: precision must be auto, bf16 or fp32, not \($0)") }
+            return c
+        } ?? .auto
+        let precision: Precision
+        do { precision = try MixedPrecision.resolve(choice) } catch { throw TriageError.badInput("\(error)") }
+        log("products in \(precision.rawValue)" + (precision == .bf16 ? " (\(MixedPrecision.kernel.rawValue))" : ""))
         ComputeThreads.set(spec.recipe.threads)
         let config = spec.recipe.preset.config
         let data = try spec.experts.map { try ExpertData(suite: suite, entry: $0, config: config) }
         // A --only run retrains the named experts from the base as it is; the base itself is retrained only when
         // its recipe or data changed, or on a full --force run.
         let base = try (spec.recipe.baseSteps ?? 0) > 0
-            ? trainBase(suite: suite, spec: spec, data: data, config: config, force: force && only == nil, observer: observer, log: log) : nil
+            ? trainBase(suite: suite, spec: spec, data: data, config: config, force: force && only == nil, precision: precision, observer: observer, log: log) : nil
         for d in data where only == nil || only!.contains(d.entry.name) {
             let (e, dir, train, valid, test) = (d.entry, d.dir, d.train, d.valid, d.test)
-            let opts = options(spec.recipe, maxOutput: d.maxOutput)
-            if !force, let old = try? ExpertFolder.read(dir), old.manifest.training?.options == opts, old.manifest.dataSHA256 == d.shas,
+            let opts = options(spec.recipe, maxOutput: d.maxOutput, precision: precision)
+            if !force, let old = try? ExpertFolder.read(dir), old.manifest.training.map({ sameRecipe($0.options, opts) }) == true, old.manifest.dataSHA256 == d.shas,
                old.manifest.training?.record != nil, old.manifest.training?.base == base?.base {
                 log("\(e.name): up to date (trained with this recipe and data), skipped")
                 var m = old.manifest
@@ -143,12 +162,12 @@ public enum SuiteTrainer {
     /// Trains (or finds up to date) the suite's shared base in `suite/_base/`: the recipe's config, optimizer
     /// and schedule, `base_steps` steps on the balanced mixture of every expert's training data.
     static func trainBase(suite: String, spec: SuiteSpec, data: [ExpertData], config: ExpertConfig, force: Bool,
-                          observer: (String) -> TrainingObserver?, log: (String) -> Void) throws -> (base: SharedBase, weights: Data) {
+                          precision: Precision, observer: (String) -> TrainingObserver?, log: (String) -> Void) throws -> (base: SharedBase, weights: Data) {
         let dir = suite + "/" + SharedBase.directoryName
         let shas = Dictionary(uniqueKeysWithValues: data.map { ($0.entry.name, $0.shas[.train]!) })
-        let opts = options(spec.recipe, maxOutput: data.map(\.maxOutput).max() ?? 0, steps: spec.recipe.baseSteps!)
+        let opts = options(spec.recipe, maxOutput: data.map(\.maxOutput).max() ?? 0, steps: spec.recipe.baseSteps!, precision: precision)
         let trainSets = data.map(\.train)
-        if !force, let old = try SharedBase.read(dir), old.base.options == opts, old.base.trainDataSHA256 == shas {
+        if !force, let old = try SharedBase.read(dir), sameRecipe(old.base.options, opts), old.base.trainDataSHA256 == shas {
             log("shared base: up to date (trained with this recipe and data), skipped")
             try ExpertReadme.writeBase(old.base, config: config, examples: BalancedMixture.size(trainSets), folder: dir)
             return old

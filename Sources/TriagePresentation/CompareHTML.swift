@@ -4,10 +4,10 @@ import TriageLab
 /// A standalone HTML page for a comparison: the table and an inline SVG bar chart of per-task exact
 /// match by system. No scripts, fonts or images from the network.
 public enum CompareHTML {
-    static let colors = ["routed": "#2b6cb0", "oracle": "#68d391", "single_same_size": "#ed8936", "single_same_params": "#c53030"]
-    static let labels = ["routed": "routed experts", "oracle": "oracle routing", "single_same_size": "single model, same size",
-                         "single_same_params": "single model, same parameters"]
-    static let order = CompareSystem.allCases.map(\.rawValue)
+    static let colors: [CompareSystem: String] = [.routed: "#2b6cb0", .oracle: "#68d391", .singleSameSize: "#ed8936", .singleSameParams: "#c53030"]
+    static let labels: [CompareSystem: String] = [.routed: "routed experts", .oracle: "oracle routing", .singleSameSize: "single model, same size",
+                                                  .singleSameParams: "single model, same parameters"]
+    static let order = CompareSystem.allCases
 
     static func esc(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")

@@ -5,6 +5,7 @@
 #define TRIAGE_CKERNELS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "tc_bf16.h"
 
 // ---- OpenBLAS core selection (see blas_setup.c)
 /// Re-initialises a DYNAMIC_ARCH OpenBLAS with OPENBLAS_CORETYPE=core. Returns 1 if the library

@@ -14,17 +14,19 @@ public enum DecodeBenchmark {
         public let msPerBatch: Double
         public let runs: Int
         public let threads: Int
+        public let precision: Precision
         enum CodingKeys: String, CodingKey {
-            case batch, msPerRequest = "ms_per_request", requestsPerS = "requests_per_s", msPerBatch = "ms_per_batch", runs, threads
+            case batch, msPerRequest = "ms_per_request", requestsPerS = "requests_per_s", msPerBatch = "ms_per_batch", runs, threads, precision
         }
     }
 
     public static let (promptLength, newTokens) = (48, 16)
 
-    public static func run(threads: Int, batches: [Int] = [1, 32], newTokens: Int = DecodeBenchmark.newTokens) throws -> [Result] {
+    public static func run(threads: Int, batches: [Int] = [1, 32], newTokens: Int = DecodeBenchmark.newTokens,
+                           precision: Precision = .fp32) throws -> [Result] {
         ComputeThreads.set(threads)
         let model = try Transformer(config: .tiny, seed: 0)
-        let decoder = ExpertDecoder(model: model)
+        let decoder = ExpertDecoder(model: model, precision: precision)
         var rng = RandomGenerator(seed: 2)
         return try batches.map { b in
             let prompts = (0..<8).map { _ in (0..<b).map { _ in (0..<promptLength).map { _ in Int32(rng.nextInt(below: 256)) } } }
@@ -41,7 +43,7 @@ public enum DecodeBenchmark {
             times.sort()
             let median = times[times.count / 2]
             return Result(batch: b, msPerRequest: median * 1e3 / Double(b), requestsPerS: Double(b) / median,
-                          msPerBatch: median * 1e3, runs: times.count, threads: threads)
+                          msPerBatch: median * 1e3, runs: times.count, threads: threads, precision: decoder.precision)
         }
     }
 }

@@ -17,9 +17,12 @@ public enum TrainBenchmark {
         public let lossFirst: Float
         public let lossLast: Float
         public let params: Int
+        /// The precision of the products, and the bf16 kernels the CPU offers.
+        public let precision: Precision
+        public let kernel: MixedPrecision.Kernel
         enum CodingKeys: String, CodingKey {
             case tokensPerS = "tokens_per_s", tokensPerSBest = "tokens_per_s_best", stepMs = "step_ms", stepMsBest = "step_ms_best"
-            case steps, threads, lossFirst = "loss_first", lossLast = "loss_last", params
+            case steps, threads, lossFirst = "loss_first", lossLast = "loss_last", params, precision, kernel
         }
     }
 
@@ -35,7 +38,11 @@ public enum TrainBenchmark {
         }
     }
 
-    public static func run(threads: Int, warmup: Int = 5, steps: Int = 20) throws -> Result {
+    public static func run(threads: Int, warmup: Int = 5, steps: Int = 20, precision: Precision = .fp32) throws -> Result {
+        try MixedPrecision.with(precision) { try measure(threads: threads, warmup: warmup, steps: steps, precision: precision) }
+    }
+
+    static func measure(threads: Int, warmup: Int, steps: Int, precision: Precision) throws -> Result {
         ComputeThreads.set(threads)
         let model = try Transformer(config: .tiny, seed: 0)
         let opt = AdamW(learningRate: 3e-4, beta1: 0.9, beta2: 0.95, weightDecay: 0.1, decayOnlyMatrices: false)
@@ -57,13 +64,18 @@ public enum TrainBenchmark {
         let median = times[times.count / 2], best = times[0]
         let tok = Double(batch * seq)
         return Result(tokensPerS: tok / median, tokensPerSBest: tok / best, stepMs: median * 1e3, stepMsBest: best * 1e3,
-                      steps: steps, threads: threads, lossFirst: first, lossLast: last, params: model.parameters.count)
+                      steps: steps, threads: threads, lossFirst: first, lossLast: last, params: model.parameters.count,
+                      precision: MixedPrecision.products, kernel: MixedPrecision.kernel)
     }
 }
 
 /// A per-op time profile of one forward+backward pass of `tiny` at batch 32×128 (best of a few passes).
 public enum OpsBenchmark {
-    public static func run(threads: Int, passes: Int = 5) throws -> (rows: [Profiler.Row], totalMs: Double) {
+    public static func run(threads: Int, passes: Int = 5, precision: Precision = .fp32) throws -> (rows: [Profiler.Row], totalMs: Double) {
+        try MixedPrecision.with(precision) { try measure(threads: threads, passes: passes) }
+    }
+
+    static func measure(threads: Int, passes: Int) throws -> (rows: [Profiler.Row], totalMs: Double) {
         ComputeThreads.set(threads)
         let model = try Transformer(config: .tiny, seed: 0)
         let batch = TrainBenchmark.randomBatches(count: 1, seed: 1)[0]

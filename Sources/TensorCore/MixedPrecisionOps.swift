@@ -1,0 +1,80 @@
+import CKernels
+
+// The bf16 forms of the products in `linear` and `matmul`. Operands are cast where they are used,
+// once each: an activation when the product reads it (the copy is kept for the backward product that
+// reads it again), a weight once per forward pass (kept for its backward product), a gradient once in
+// the backward pass for both of its products. Casting a [4096×128] activation takes ~17 µs on two
+// cores, 2% of the product it feeds (Benchmarks/bf16_kernels.md), so it is not fused further.
+
+/// `linear` with bf16 products: y = x · Wᵀ + b.
+func linearBF16(_ x: Tensor, weight: Tensor, bias: Tensor?, rows: Int, inF: Int, outF: Int, started: UInt64) -> Tensor {
+    let out = TensorStorage(count: rows * outF, zeroed: false)
+    let xb = BF16Buffer(converting: x.storage.pointer, count: rows * inF)
+    let wb = BF16Buffer(converting: weight.storage.pointer, count: outF * inF)
+    BLAS.bf16gemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: xb.pointer, lda: inF, b: wb.pointer, ldb: inF,
+                  c: out.pointer, ldc: outF, rowBias: bias.map { UnsafePointer($0.storage.pointer) })
+    var shape = x.shape
+    shape[shape.count - 1] = outF
+    let (xn, wn, bn) = (x.node, weight.node, bias?.node)
+    let parents = bias.map { recordedParents(x, weight, $0) } ?? recordedParents(x, weight)
+    return result(shape, out, parents, op: "linear", started: started) { dy in
+        let dyb = BF16Buffer(converting: dy, count: rows * outF)
+        let dx = xn.map { $0.gradForWrite() }, dw = wn.map { $0.gradForWrite() }
+        let inputGrad = { (workers: Int) in  // dX[rows, in] = dY · W
+            if let (g, fresh) = dx {
+                BLAS.bf16gemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: dyb.pointer, lda: outF, b: wb.pointer, ldb: inF,
+                              beta: fresh ? 0 : 1, c: g, ldc: inF, maxWorkers: workers)
+            }
+        }
+        let weightGrad = { (workers: Int) in  // dW[out, in] = dYᵀ · X
+            if let (g, fresh) = dw {
+                BLAS.bf16gemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: dyb.pointer, lda: outF, b: xb.pointer, ldb: inF,
+                              beta: fresh ? 0 : 1, c: g, ldc: inF, maxWorkers: workers)
+            }
+        }
+        let db = bn?.gradPointer()
+        let biasGrad = { (columns: Range<Int>) in
+            if let db { tc_sum_rows_into(dy + columns.lowerBound, outF, db + columns.lowerBound, rows, columns.count) }
+        }
+        // As in fp32: the two products side by side, one per core, each worker also summing half the bias columns.
+        if dx != nil && dw != nil && BLAS.threads >= 2 && rows * inF * outF >= BLAS.splitThreshold {
+            let half = (outF / 2 + 15) & ~15
+            Parallel.indexedChunks(2, workers: 2) { w, _ in
+                if w == 0 { inputGrad(1); biasGrad(0..<min(half, outF)) } else { weightGrad(1); biasGrad(min(half, outF)..<outF) }
+            }
+        } else {
+            inputGrad(.max)
+            weightGrad(.max)
+            biasGrad(0..<outF)
+        }
+        withExtendedLifetime((xb, wb, dyb)) {}
+    }
+}
+
+/// A 2-D `matmul` with bf16 products (the tied output head: logits = h · Eᵀ), A not transposed.
+func matmulBF16(_ a: Tensor, _ b: Tensor, transposeB: Bool, m: Int, n: Int, k: Int, started: UInt64) -> Tensor {
+    let (ar, ac) = (a.shape[0], a.shape[1]), (br, bc) = (b.shape[0], b.shape[1])
+    let out = TensorStorage(count: m * n, zeroed: false)
+    let abuf = BF16Buffer(converting: a.storage.pointer, count: ar * ac)
+    let bbuf = BF16Buffer(converting: b.storage.pointer, count: br * bc)
+    BLAS.bf16gemm(transA: false, transB: transposeB, m: m, n: n, k: k, a: abuf.pointer, lda: ac, b: bbuf.pointer, ldb: bc,
+                  c: out.pointer, ldc: n)
+    let (an, bn) = (a.node, b.node)
+    return result([m, n], out, recordedParents(a, b), op: "matmul", started: started) { dc in
+        let dcb = BF16Buffer(converting: dc, count: m * n)
+        if let an {  // dA[m,k] = dC · op(B)ᵀ
+            BLAS.bf16gemm(transA: false, transB: !transposeB, m: m, n: k, k: n, a: dcb.pointer, lda: n, b: bbuf.pointer, ldb: bc,
+                          beta: 1, c: an.gradPointer(), ldc: ac)
+        }
+        if let bn {
+            if !transposeB {  // dB[k,n] = Aᵀ · dC
+                BLAS.bf16gemm(transA: true, transB: false, m: k, n: n, k: m, a: abuf.pointer, lda: ac, b: dcb.pointer, ldb: n,
+                              beta: 1, c: bn.gradPointer(), ldc: bc)
+            } else {          // dB[n,k] = dCᵀ · A
+                BLAS.bf16gemm(transA: true, transB: false, m: n, n: k, k: m, a: dcb.pointer, lda: n, b: abuf.pointer, ldb: ac,
+                              beta: 1, c: bn.gradPointer(), ldc: bc)
+            }
+        }
+        withExtendedLifetime((abuf, bbuf, dcb)) {}
+    }
+}
