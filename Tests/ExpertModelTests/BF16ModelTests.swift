@@ -14,7 +14,7 @@ final class BF16ModelTests: XCTestCase {
 
     /// bf16 keeps 8 significant bits (unit roundoff u = 2⁻⁹). Every product's operands are rounded once,
     /// so a product is off by at most 2u of its Σ|terms|; through the 2 blocks of `nano` and the head that
-XX
+    /// stays within 16u of the logits' scale: max |Δ| ≤ 16 · 2⁻⁹ · max |logit| (measured: 3.9u).
     func testLogitsAndGradientsStayWithinBF16RoundingOfFP32() throws {
         let model = try Transformer(config: .nano, seed: 3)
         // Trained-looking weights: larger than the 0.02 initialisation, so the products matter.
