@@ -18,6 +18,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // `triage serve` (TriageServer): HTTP, graceful shutdown, Prometheus metrics.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -30,14 +35,25 @@ let package = Package(
         .target(name: "Router", dependencies: ["TensorCore", "CKernels"]),
         .target(name: "Registry", dependencies: ["CSQLite", "CCrypto"]),
         .target(name: "TriageEngine", dependencies: ["ExpertModel", "Router", "Registry", "TensorCore", "CKernels"]),
+        .target(name: "TriageServer", dependencies: [
+            "TriageEngine",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .executableTarget(name: "TriageCLI", dependencies: [
-            "TriageEngine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TriageEngine", "TriageServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "CKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ExpertModelTests", dependencies: ["ExpertModel", "TensorCore"]),
         .testTarget(name: "RouterTests", dependencies: ["Router", "TensorCore"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry"]),
         .testTarget(name: "TriageCLITests", dependencies: ["TriageEngine", "Registry", "ExpertModel"]),
+        .testTarget(name: "TriageServerTests", dependencies: [
+            "TriageServer", "TriageEngine",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )
