@@ -142,6 +142,9 @@ public final class ServeApp: Sendable {
             return Data(buffer: buffer)
         } catch is NIOTooManyBytesError {
             throw ServeError.tooLarge(limit: options.maxBody)
+        } catch {
+            // The connection's input ended before the body did (a truncated body), or reading failed.
+            throw ServeError.badRequest("The request body ended before it was complete (\(error))", code: "incomplete_body")
         }
     }
 
