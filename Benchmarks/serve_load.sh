@@ -8,7 +8,8 @@
 # correctly, RSS at start and end, and the exit status and time after SIGTERM. Writes OUT/serve-load.json.
 #
 # Env: TRIAGE (default .build-serve/release/triage, else .build/release/triage), OUT (default /tmp/serve-load),
-#      CLIENTS (64), SECONDS_ (60), MALFORMED (1000), ASK_LIMIT (requests for `ask --file`; default all).
+#      CLIENTS (64), SECONDS_ (60), MALFORMED (1000), WARMUP (15 s at full load first, not measured),
+#      ASK_LIMIT (requests for `ask --file`; default all).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -50,6 +51,10 @@ for q in "What is the units digit of 86657956?" "Sort 3, 1, 2." "worthies"; do
   curl -s -o /dev/null "http://127.0.0.1:$PORT/v1/completions" -d "{\"model\":\"triage\",\"prompt\":\"$q\"}"
 done
 
+# Warm-up at full load (not measured): every expert's decoder grows its buffers to the largest batch it
+# will see (up to 64 requests: its KV cache and scratch, ~30 MB per expert), so RSS is read at steady state.
+python3 Benchmarks/scripts/serve_load.py "$PORT" "$PID" "$OUT/requests.jsonl" "$OUT/warmup.json" \
+  --clients "$CLIENTS" --seconds "${WARMUP:-15}" --malformed 0 > /dev/null
 python3 Benchmarks/scripts/serve_load.py "$PORT" "$PID" "$OUT/requests.jsonl" "$OUT/load.json" \
   --clients "$CLIENTS" --seconds "$((SECS + 5))" --malformed "$MALFORMED" --term-at "$SECS"
 for _ in $(seq 1 150); do [ -f "$OUT/exit" ] && break; sleep 0.1; done

@@ -70,7 +70,15 @@ async def client(i):
             if term_sent_at is not None and isinstance(e, asyncio.IncompleteReadError) and not e.partial:
                 stats["refused_after_term"] += 1  # closed by the draining server before it read the request
                 return
-            stats["errors_in_flight"] += 1
+            if term_sent_at is None:
+                stats["errors_in_flight"] += 1
+                if len(stats.setdefault("error_samples", [])) < 5: stats["error_samples"].append(repr(e))
+            elif sent_before_term:
+                stats["errors_in_flight"] += 1  # a request sent before SIGTERM that got no answer: lost
+                if len(stats.setdefault("error_samples", [])) < 5: stats["error_samples"].append("after TERM: " + repr(e))
+            else:
+                stats["refused_after_term"] += 1  # sent after SIGTERM on a connection the server was closing
+                return
             continue
         ms = (time.monotonic() - t0) * 1000
         if term_sent_at is not None: stats["answered_after_term"] += 1
@@ -171,7 +179,7 @@ async def main():
     answered = stats["ok"] + stats["abstained_422"]
     result = {"clients": CLIENTS, "seconds": round(elapsed, 2), "answered": answered, "ok_200": stats["ok"],
               "abstained_422": stats["abstained_422"], "shed_503": stats["shed_503"], "other_status": stats["other_status"],
-              "errors_in_flight": stats["errors_in_flight"], "connect_errors_before_term": stats["connect_errors_before_term"],
+              "errors_in_flight": stats["errors_in_flight"], "error_samples": stats.get("error_samples", []), "connect_errors_before_term": stats["connect_errors_before_term"],
               "refused_after_term": stats["refused_after_term"], "answered_after_term": stats["answered_after_term"],
               "requests_per_s": round(answered / elapsed, 1), "p50_ms": pct(0.5), "p90_ms": pct(0.9), "p99_ms": pct(0.99),
               "max_ms": round(lat[-1], 2) if lat else None,
