@@ -19,6 +19,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // `triage serve` (TriageServer): HTTP, graceful shutdown, Prometheus metrics.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -38,8 +44,17 @@ let package = Package(
         .target(name: "TriageLab", dependencies: ["TriageEngine", "ExpertModel", "Router", "Registry", "TensorCore"]),
         // Presentation: progress bars and the HTML report, for people at a terminal or a browser.
         .target(name: "TriagePresentation", dependencies: ["TriageLab", "ExpertModel", "TensorCore"]),
+        // Server: `triage serve`, the OpenAI-compatible HTTP API over the runtime.
+        .target(name: "TriageServer", dependencies: [
+            "TriageEngine",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "TriageCLI", dependencies: [
-            "TriageEngine", "TriageLab", "TriagePresentation", "ExpertModel", "TensorCore",
+            "TriageEngine", "TriageLab", "TriagePresentation", "TriageServer", "ExpertModel", "TensorCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "CKernels"], resources: [.copy("Fixtures")]),
@@ -48,6 +63,10 @@ let package = Package(
         .testTarget(name: "RegistryTests", dependencies: ["Registry"]),
         .testTarget(name: "TriageEngineTests", dependencies: ["TriageEngine", "TriageLab", "ExpertModel", "Registry"]),
         .testTarget(name: "TriageCLITests", dependencies: ["Registry", "ExpertModel"]),
+        .testTarget(name: "TriageServerTests", dependencies: [
+            "TriageServer", "TriageEngine",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

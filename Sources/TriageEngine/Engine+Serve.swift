@@ -1,0 +1,128 @@
+import Foundation
+import ExpertModel
+import Registry
+import Router
+
+// The engine's entry points for `triage serve` (TriageServer): a consistent view of the registry that
+// a long-running process can refresh cheaply, routing with that view's router, and batched decoding
+// with that view's experts. Like the rest of `Engine`, none of this is thread-safe: the server confines
+// one Engine to its decode thread.
+
+/// One expert as the server sees it.
+public struct ServingExpert: Sendable, Equatable {
+    public let name: String
+    public let version: Int
+    /// The longest input (in bytes) the expert accepts: its context minus BOS, SEP and one output position.
+    public let maxInputBytes: Int
+    /// The expert's answer length limit (its manifest's, else 64).
+    public let maxOutputBytes: Int
+    /// The expert's context, in tokens (bytes).
+    public let context: Int
+    /// When the expert was registered (UNIX seconds; 0 if unknown).
+    public let created: Int
+}
+
+/// The router's decision for one request, in the server's terms.
+public struct ServingRoute: Sendable, Equatable {
+    /// The expert that takes the request (the fallback, when one was used); nil when none fits.
+    public let expert: String?
+    public let confidence: Float
+    public let abstained: Bool
+    public let usedFallback: Bool
+    /// Why the router abstained (`unlike_any_task`, `below_threshold`, `empty`), when it did.
+    public let reason: String?
+    /// The closest experts, most probable first.
+    public let candidates: [(expert: String, p: Float)]
+
+    public static func == (a: ServingRoute, b: ServingRoute) -> Bool {
+        a.expert == b.expert && a.confidence == b.confidence && a.abstained == b.abstained && a.usedFallback == b.usedFallback
+            && a.reason == b.reason && a.candidates.map(\.expert) == b.candidates.map(\.expert) && a.candidates.map(\.p) == b.candidates.map(\.p)
+    }
+}
+
+/// What the registry held at one instant: the active router and the registered experts, read in one
+/// read transaction (an expert is registered together with a router that knows it, so a snapshot never
+/// pairs a router with a half-changed set). Holds loaded models: use it on the thread that made it.
+public final class ServingSnapshot {
+    /// The active router's version (nil when no expert is registered).
+    public let routerVersion: Int?
+    /// Registered experts by name.
+    public let experts: [String: ServingExpert]
+    /// The configured fallback expert, if any.
+    public let fallback: String?
+    /// SQLite's `data_version` when the snapshot was read: unchanged means no other connection committed since.
+    let dataVersion: Int
+    let records: [String: ExpertRecord]
+    let router: RouterModel?
+
+    init(routerVersion: Int?, experts: [String: ServingExpert], fallback: String?, dataVersion: Int, records: [String: ExpertRecord], router: RouterModel?) {
+        self.routerVersion = routerVersion
+        self.experts = experts
+        self.fallback = fallback
+        self.dataVersion = dataVersion
+        self.records = records
+        self.router = router
+    }
+
+    /// Expert names, sorted.
+    public var expertNames: [String] { experts.keys.sorted() }
+}
+
+extension Engine {
+    /// A snapshot of the registry, with every expert's decoder and the router loaded (a model whose
+    /// version did not change is reused). Returns `previous` itself when nothing was committed since it
+    /// was read (one `PRAGMA data_version`), so calling this before every batch is cheap.
+    public func servingSnapshot(reusing previous: ServingSnapshot? = nil) throws -> ServingSnapshot {
+        do {
+            let db = registry.database
+            let version = try db.scalar("PRAGMA data_version").intValue ?? 0
+            if let previous, previous.dataVersion == version { return previous }
+            let (routerRecord, records, fallbackName) = try db.read {
+                (try registry.activeRouter(), try registry.listExperts(), try registry.setting("fallback"))
+            }
+            var experts = [String: ServingExpert]()
+            var byName = [String: ExpertRecord]()
+            let iso = ISO8601DateFormatter()
+            iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]  // the registry's strftime('%Y-%m-%dT%H:%M:%fZ')
+            for r in records {
+                let dec = try decoder(for: r)
+                let created = r.createdAt.flatMap { iso.date(from: $0) }
+                experts[r.name] = ServingExpert(name: r.name, version: r.version, maxInputBytes: dec.maxPromptTokens - 2,
+                                                maxOutputBytes: r.maxOutputBytes ?? 64, context: dec.maxPromptTokens + 1,
+                                                created: created.map { Int($0.timeIntervalSince1970) } ?? 0)
+                byName[r.name] = r
+            }
+            var router: RouterModel?
+            if let routerRecord {
+                if let previous, previous.routerVersion == routerRecord.version, let model = previous.router {
+                    router = model
+                } else {
+                    _ = try registry.blobs.verify(routerRecord.weightsBlob, owner: .router(version: routerRecord.version))
+                    router = try RouterModel.load(from: registry.blobs.path(for: routerRecord.weightsBlob))
+                }
+            }
+            let fallback = fallbackName.flatMap { byName[$0] == nil ? nil : $0 }
+            return ServingSnapshot(routerVersion: routerRecord?.version, experts: experts, fallback: fallback,
+                                   dataVersion: version, records: byName, router: router)
+        } catch { throw TriageError.from(error) }
+    }
+
+    /// Routes `texts` with the snapshot's router; nil when the snapshot has no router (no experts).
+    public func route(_ texts: [String], in snapshot: ServingSnapshot, top: Int = 3) -> [ServingRoute]? {
+        guard let model = snapshot.router else { return nil }
+        return texts.map { text in
+            let d = model.route(text, top: top, fallback: snapshot.fallback)
+            return ServingRoute(expert: d.expert, confidence: d.confidence, abstained: d.abstained, usedFallback: d.usedFallback,
+                                reason: d.reason?.rawValue, candidates: d.top.map { ($0.expert, $0.p) })
+        }
+    }
+
+    /// Greedy answers of the snapshot's expert `name`, decoded as one batch (chunks of 64), each at most
+    /// `maxOutputBytes` long. Inputs must fit the expert's context (`maxInputBytes`).
+    public func decode(_ inputs: [String], expert name: String, in snapshot: ServingSnapshot, maxOutputBytes: Int) throws -> [String] {
+        guard let record = snapshot.records[name] else { throw TriageError.notFound("no expert named '\(name)'") }
+        do {
+            return try decoder(for: record).answer(inputs, maxOutputBytes: maxOutputBytes, batchSize: 64)
+        } catch { throw TriageError.from(error) }
+    }
+}
