@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "TriageEngineTests", dependencies: ["TriageEngine", "TriageLab", "ExpertModel", "Registry"]),
         .testTarget(name: "TriageCLITests", dependencies: ["Registry", "ExpertModel"]),
         .testTarget(name: "TriageServerTests", dependencies: [
-            "TriageServer", "TriageEngine",
+            "TriageServer", "TriageEngine", "TensorCore",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
     ],

@@ -256,6 +256,13 @@ public final class ExpertDecoder {
         }
     }
 
+    /// A decoder of the same model (shared weights, own buffers) whose loops stay on the calling thread,
+    /// for running several experts' batches side by side, one per core, under `BLAS.singleThreaded`.
+    public func singleThreadedCopy() -> ExpertDecoder {
+        materializeTransposes()
+        return ExpertDecoder(model: model, workerLimit: 1, sharing: self, precision: precision)
+    }
+
     /// The longest prompt (in tokens, with BOS and SEP) this model accepts: one position must remain for output.
     public var maxPromptTokens: Int { cfg.context - 1 }
 

@@ -2,6 +2,7 @@ import Foundation
 import ExpertModel
 import Registry
 import Router
+import TensorCore
 
 // The engine's entry points for `triage serve` (TriageServer): a consistent view of the registry that
 // a long-running process can refresh cheaply, routing with that view's router, and batched decoding
@@ -78,7 +79,7 @@ extension Engine {
             let version = try db.scalar("PRAGMA data_version").intValue ?? 0
             if let previous, previous.dataVersion == version { return previous }
             let (routerRecord, records, fallbackName) = try db.read {
-                (try registry.activeRouter(), try registry.listExperts(), try registry.setting("fallback"))
+                (try registry.activeRouter(), try registry.listExperts(), try registry.setting(Setting.fallback.rawValue))
             }
             var experts = [String: ServingExpert]()
             var byName = [String: ExpertRecord]()
@@ -115,6 +116,60 @@ extension Engine {
             return ServingRoute(expert: d.expert, confidence: d.confidence, abstained: d.abstained, usedFallback: d.usedFallback,
                                 reason: d.reason?.rawValue, candidates: d.top.map { ($0.expert, $0.p) })
         }
+    }
+
+    /// One expert's share of a server batch.
+    public struct DecodeGroup: Sendable {
+        public let expert: String
+        public let inputs: [String]
+        public let maxOutputBytes: Int
+        public init(expert: String, inputs: [String], maxOutputBytes: Int) {
+            (self.expert, self.inputs, self.maxOutputBytes) = (expert, inputs, maxOutputBytes)
+        }
+    }
+
+    /// Greedy answers for several experts' groups at once. A server batch spread over many experts holds
+    /// a few requests per expert, too few to split one expert's batch across cores; so the groups run side
+    /// by side instead, each on one core with single-threaded products (the largest groups first, each to
+    /// the least loaded core). A lone group, or one core, decodes as `decode` does.
+    public func decode(groups: [DecodeGroup], in snapshot: ServingSnapshot) -> [Result<[String], TriageError>] {
+        let cores = min(Parallel.threads, BLAS.threads)
+        guard groups.count > 1, cores > 1 else {
+            return groups.map { g in
+                Result { try decode(g.inputs, expert: g.expert, in: snapshot, maxOutputBytes: g.maxOutputBytes) }
+                    .mapError { TriageError.from($0) }
+            }
+        }
+        var results = [Result<[String], TriageError>](repeating: .failure(.internalError("not decoded")), count: groups.count)
+        var decoders = [ExpertDecoder?](repeating: nil, count: groups.count)
+        for (i, g) in groups.enumerated() {
+            guard let record = snapshot.records[g.expert] else { results[i] = .failure(.notFound("no expert named '\(g.expert)'")); continue }
+            do {
+                if let d = soloDecoders[record.name], d.version == record.version { decoders[i] = d.decoder; continue }
+                let solo = try decoder(for: record).singleThreadedCopy()
+                soloDecoders[record.name] = (record.version, solo)
+                decoders[i] = solo
+            } catch { results[i] = .failure(TriageError.from(error)) }
+        }
+        // Longest processing time first: each group, largest first, to the core with the least work.
+        var plan = [[Int]](repeating: [], count: cores), load = [Int](repeating: 0, count: cores)
+        for i in groups.indices.sorted(by: { groups[$0].inputs.count > groups[$1].inputs.count }) where decoders[i] != nil {
+            let c = load.indices.min { load[$0] < load[$1] }!
+            plan[c].append(i)
+            load[c] += groups[i].inputs.count
+        }
+        results.withUnsafeMutableBufferPointer { out in
+            BLAS.singleThreaded {
+                Parallel.indexedChunks(cores, workers: cores) { c, _ in
+                    for i in plan[c] {  // each result slot is written by the one core that owns its group
+                        let g = groups[i]
+                        out[i] = Result { try decoders[i]!.answer(g.inputs, maxOutputBytes: g.maxOutputBytes, batchSize: 64) }
+                            .mapError { TriageError.from($0) }
+                    }
+                }
+            }
+        }
+        return results
     }
 
     /// Greedy answers of the snapshot's expert `name`, decoded as one batch (chunks of 64), each at most

@@ -12,6 +12,8 @@ public final class Engine {
     public let suiteDirectory: String?
     private var decoders: [String: (version: Int, decoder: ExpertDecoder)] = [:]
     private var loadedRouter: (version: Int, model: RouterModel)?
+    /// Single-threaded copies of loaded decoders, for decoding several experts' batches at once.
+    var soloDecoders: [String: (version: Int, decoder: ExpertDecoder)] = [:]
 
     /// Opens (creating if needed) the registry in `home` (nil: `$TRIAGE_HOME`, the XDG folder, or ~/.local/share/triage).
     public init(home: String?, suiteDirectory: String? = SuiteLocator.locate()) throws {

@@ -265,21 +265,27 @@ final class DecodeWorker: Sendable {
     }
 
     private func finishWork(_ work: [Work], engine: Engine, snapshot: ServingSnapshot) {
-        let groups = Dictionary(grouping: work, by: { $0.expert.name })
-        for (name, items) in groups.sorted(by: { $0.key < $1.key }) {
+        let byExpert = Dictionary(grouping: work, by: { $0.expert.name })
+        var batches = [(name: String, live: [Work])]()
+        for (name, items) in byExpert.sorted(by: { $0.key < $1.key }) {
             let live = items.filter { !$0.job.isCancelled }
-            guard !live.isEmpty else { continue }
-            let limit = live.map(\.outputLimit).max()!
-            let t0 = DispatchTime.now()
-            do {
-                let outs = try engine.decode(live.map(\.request.input), expert: name, in: snapshot, maxOutputBytes: limit)
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+            if !live.isEmpty { batches.append((name, live)) }
+        }
+        guard !batches.isEmpty else { return }
+        let t0 = DispatchTime.now()
+        let results = engine.decode(groups: batches.map {
+            Engine.DecodeGroup(expert: $0.name, inputs: $0.live.map(\.request.input), maxOutputBytes: $0.live.map(\.outputLimit).max()!)
+        }, in: snapshot)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+        for ((name, live), result) in zip(batches, results) {
+            switch result {
+            case .success(let outs):
                 metrics.decoded(expert: name, requests: live.count, seconds: seconds)
                 for (w, out) in zip(live, outs) {
                     let (text, finish) = DecodeWorker.finalize(out, limit: w.outputLimit, stop: w.request.stop)
                     w.job.finish(.output(text: text, finishReason: finish, promptBytes: w.request.input.utf8.count))
                 }
-            } catch {
+            case .failure(let error):
                 let e = ServeError.internalError("expert '\(name)' failed: \(error)")
                 for w in live { w.job.finish(.failed(e)) }
             }

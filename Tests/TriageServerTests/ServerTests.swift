@@ -5,6 +5,7 @@ import NIOCore
 import Synchronization
 import XCTest
 import TriageEngine
+import TensorCore
 @testable import TriageServer
 
 /// A registry with the shipped suite (9 experts and their router), imported once per test process.
@@ -413,6 +414,26 @@ final class ServerTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// Several experts' groups decoded side by side (one per core) give each request the answer it gets alone.
+    func testGroupsOfSeveralExpertsDecodeSideBySideWithTheSameAnswers() throws {
+        let engine = try Engine(home: try SuiteHome.base(), suiteDirectory: nil)
+        let snapshot = try engine.servingSnapshot()
+        let groups = [
+            Engine.DecodeGroup(expert: "place-value", inputs: ["What is the units digit of 123?", "What is the tens digit of 4567?"], maxOutputBytes: 8),
+            Engine.DecodeGroup(expert: "sort", inputs: ["Sort 3, -1, 2.", "Put 5, 1, 4 in descending order.", "Sort 0.5, 2, -7 in increasing order."], maxOutputBytes: 24),
+            Engine.DecodeGroup(expert: "pronounce", inputs: ["worthies"], maxOutputBytes: 32),
+            Engine.DecodeGroup(expert: "missing", inputs: ["x"], maxOutputBytes: 4),
+        ]
+        let saved = (Parallel.threads, BLAS.threads)
+        defer { ComputeThreads.set(saved.0) }
+        ComputeThreads.set(2)
+        let together = engine.decode(groups: groups, in: snapshot)
+        for (g, r) in zip(groups.prefix(3), together) {
+            XCTAssertEqual(try r.get(), try engine.decode(g.inputs, expert: g.expert, in: snapshot, maxOutputBytes: g.maxOutputBytes), g.expert)
+        }
+        guard case .failure(.notFound) = together[3] else { return XCTFail("an unknown expert's group must fail alone: \(together[3])") }
     }
 
     func testRegistryChangesArePickedUpWithoutRestart() async throws {
