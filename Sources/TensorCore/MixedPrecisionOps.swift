@@ -32,21 +32,8 @@ func linearBF16(_ x: Tensor, weight: Tensor, bias: Tensor?, rows: Int, inF: Int,
                               beta: fresh ? 0 : 1, c: g, ldc: inF, maxWorkers: workers)
             }
         }
-        let db = bn?.gradPointer()
-        let biasGrad = { (columns: Range<Int>) in
-            if let db { tc_sum_rows_into(dy + columns.lowerBound, outF, db + columns.lowerBound, rows, columns.count) }
-        }
-        // As in fp32: the two products side by side, one per core, each worker also summing half the bias columns.
-        if dx != nil && dw != nil && BLAS.threads >= 2 && rows * inF * outF >= BLAS.splitThreshold {
-            let half = (outF / 2 + 15) & ~15
-            Parallel.indexedChunks(2, workers: 2) { w, _ in
-                if w == 0 { inputGrad(1); biasGrad(0..<min(half, outF)) } else { weightGrad(1); biasGrad(min(half, outF)..<outF) }
-            }
-        } else {
-            inputGrad(.max)
-            weightGrad(.max)
-            biasGrad(0..<outF)
-        }
+        runLinearBackward(dy, rows: rows, inF: inF, outF: outF, bothProducts: dx != nil && dw != nil,
+                          biasGrad: bn?.gradPointer(), inputGrad: inputGrad, weightGrad: weightGrad)
         withExtendedLifetime((xb, wb, dyb)) {}
     }
 }

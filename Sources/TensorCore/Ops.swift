@@ -118,25 +118,31 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
                            beta: fresh ? 0 : 1, c: g, ldc: inF, maxWorkers: workers)
             }
         }
-        // The two products have the same FLOPs: on two or more cores they run side by side, each on
-        // one core, rather than one after the other split in halves (one wake-up instead of two, and
-        // neither repacks the operand the halves would share).
-        // The bias gradient (column sums of dy) is split the same way: each worker sums half the columns
-        // after its product, so it costs no wake-up of its own and no single-threaded pass.
-        let db = bn?.gradPointer()
-        let biasGrad = { (columns: Range<Int>) in
-            if let db { tc_sum_rows_into(dy + columns.lowerBound, outF, db + columns.lowerBound, rows, columns.count) }
+        runLinearBackward(dy, rows: rows, inF: inF, outF: outF, bothProducts: dx != nil && dw != nil,
+                          biasGrad: bn?.gradPointer(), inputGrad: inputGrad, weightGrad: weightGrad)
+    }
+}
+
+/// Schedules a linear layer's backward pass (fp32 or bf16 products alike). The two products have the
+/// same FLOPs: on two or more cores they run side by side, each on one core, rather than one after the
+/// other split in halves (one wake-up instead of two, and neither repacks the operand the halves would
+/// share). The bias gradient (column sums of dy) is split the same way: each worker sums half the
+/// columns after its product, so it costs no wake-up of its own and no single-threaded pass.
+/// `inputGrad` and `weightGrad` take the workers they may use.
+func runLinearBackward(_ dy: UnsafeMutablePointer<Float>, rows: Int, inF: Int, outF: Int, bothProducts: Bool,
+                       biasGrad db: UnsafeMutablePointer<Float>?, inputGrad: (Int) -> Void, weightGrad: (Int) -> Void) {
+    let biasGrad = { (columns: Range<Int>) in
+        if let db { tc_sum_rows_into(dy + columns.lowerBound, outF, db + columns.lowerBound, rows, columns.count) }
+    }
+    if bothProducts && BLAS.threads >= 2 && rows * inF * outF >= BLAS.splitThreshold {
+        let half = (outF / 2 + 15) & ~15
+        Parallel.indexedChunks(2, workers: 2) { w, _ in
+            if w == 0 { inputGrad(1); biasGrad(0..<min(half, outF)) } else { weightGrad(1); biasGrad(min(half, outF)..<outF) }
         }
-        if dx != nil && dw != nil && BLAS.threads >= 2 && rows * inF * outF >= BLAS.splitThreshold {
-            let half = (outF / 2 + 15) & ~15
-            Parallel.indexedChunks(2, workers: 2) { w, _ in
-                if w == 0 { inputGrad(1); biasGrad(0..<min(half, outF)) } else { weightGrad(1); biasGrad(min(half, outF)..<outF) }
-            }
-        } else {
-            inputGrad(.max)
-            weightGrad(.max)
-            biasGrad(0..<outF)
-        }
+    } else {
+        inputGrad(.max)
+        weightGrad(.max)
+        biasGrad(0..<outF)
     }
 }
 

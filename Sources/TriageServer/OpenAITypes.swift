@@ -252,11 +252,7 @@ struct ChatCompletionChunk: Encodable, Sendable {
     var usage: Usage?
     var triage: TriageInfo?
     func encode(to encoder: any Encoder) throws {
-        enum K: String, CodingKey { case id, object, created, model, choices, usage, triage }
-        var c = encoder.container(keyedBy: K.self)
-        try c.encode(id, forKey: .id); try c.encode(object, forKey: .object); try c.encode(created, forKey: .created)
-        try c.encode(model, forKey: .model); try c.encode(choices, forKey: .choices)
-        try c.encodeIfPresent(usage, forKey: .usage); try c.encodeIfPresent(triage, forKey: .triage)
+        try encodeCompletionEnvelope(to: encoder, id: id, object: object, created: created, model: model, choices: choices, usage: usage, triage: triage)
     }
 }
 
@@ -280,11 +276,7 @@ struct TextCompletion: Encodable, Sendable {
     var usage: Usage?
     var triage: TriageInfo?
     func encode(to encoder: any Encoder) throws {
-        enum K: String, CodingKey { case id, object, created, model, choices, usage, triage }
-        var c = encoder.container(keyedBy: K.self)
-        try c.encode(id, forKey: .id); try c.encode(object, forKey: .object); try c.encode(created, forKey: .created)
-        try c.encode(model, forKey: .model); try c.encode(choices, forKey: .choices)
-        try c.encodeIfPresent(usage, forKey: .usage); try c.encodeIfPresent(triage, forKey: .triage)
+        try encodeCompletionEnvelope(to: encoder, id: id, object: object, created: created, model: model, choices: choices, usage: usage, triage: triage)
     }
 }
 
@@ -318,4 +310,15 @@ struct ErrorBody: Encodable, Sendable {
         }
     }
     var error: Inner
+}
+
+private enum CompletionEnvelopeKey: String, CodingKey { case id, object, created, model, choices, usage, triage }
+
+/// The fields every completion object and chunk shares, in OpenAI's order; `usage` and `triage` only when set.
+func encodeCompletionEnvelope<Choice: Encodable>(to encoder: any Encoder, id: String, object: String, created: Int, model: String,
+                                                 choices: [Choice], usage: Usage?, triage: TriageInfo?) throws {
+    var c = encoder.container(keyedBy: CompletionEnvelopeKey.self)
+    try c.encode(id, forKey: .id); try c.encode(object, forKey: .object); try c.encode(created, forKey: .created)
+    try c.encode(model, forKey: .model); try c.encode(choices, forKey: .choices)
+    try c.encodeIfPresent(usage, forKey: .usage); try c.encodeIfPresent(triage, forKey: .triage)
 }

@@ -230,6 +230,27 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try h.dump(), before)
     }
 
+    /// A CPU without bf16 kernels, forced (`TRIAGE_BF16_LEVEL=0`): `auto` trains in fp32 and records it,
+    /// `--precision bf16` is refused as bad input, and nothing is registered by the refusal.
+    func testForcedFP32FallbackTrainsInFP32AndRefusesBF16() throws {
+        let h = try copyOfBase()
+        let data = h.write("dup.jsonl", CLIHarness.data("dup", count: 600, seed: 4))
+        let noBF16 = ["TRIAGE_BF16_LEVEL": "0"]
+        let before = try h.dump()
+        let refused = try h.run(["experts", "add", "dup", "--data", data, "--preset", "nano", "--steps", "20", "--precision", "bf16"], env: noBF16)
+        XCTAssertEqual(refused.status, 2, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("no bf16 kernels"), refused.stderr)
+        XCTAssertEqual(try h.dump(), before)
+        let added = try h.run(["experts", "add", "dup", "--data", data, "--preset", "nano", "--steps", "20", "--json"], env: noBF16)
+        XCTAssertEqual(added.status, 0, added.stderr)
+        let manifest = try json(try h.run("experts", "show", "dup", "--json").stdout)
+        let training = try XCTUnwrap(manifest["training"] as? [String: Any])
+        XCTAssertEqual((training["record"] as? [String: Any])?["precision"] as? String, "fp32")
+        XCTAssertEqual((training["options"] as? [String: Any])?["precision"] as? String, "fp32")
+        let bench = try h.run(["bench", "gemm", "--json"], env: noBF16)
+        XCTAssertTrue(bench.stdout.split(separator: "\n").allSatisfy { $0.contains(#""precision":"fp32""#) }, bench.stdout)
+    }
+
     func testGCFreesSupersededRoutersAndKeepsWhatIsReferenced() throws {
         let h = try copyOfBase()
         XCTAssertEqual(try h.addExpert("dup", task: "dup", steps: 60).status, 0)
