@@ -16,7 +16,9 @@ enum SuiteHome {
 
     /// Made on first use; XCTest runs one test at a time, and `make` is called once under the lock.
     private static let made = Result<String, any Error> {
-        let home = NSTemporaryDirectory() + "triage-serve-tests-\(UUID().uuidString)"
+        // One fixed folder, replaced by each run: the shared home (~80 MB) is not left in /tmp once per run.
+        let home = NSTemporaryDirectory() + "triage-serve-tests-suite-home"
+        try? FileManager.default.removeItem(atPath: home)
         let engine = try Engine(home: home, suiteDirectory: repo + "/Experts")
         let names = try engine.bootstrapIfEmpty(log: { _ in })
         guard names.count >= 2 else { throw SetupFailed(description: "could not import the suite from \(repo)/Experts") }
