@@ -230,55 +230,60 @@ struct ChatCompletion: Encodable, Sendable {
     enum CodingKeys: String, CodingKey { case id, object, created, model, choices, usage, systemFingerprint = "system_fingerprint", triage }
 }
 
-struct ChatCompletionChunk: Encodable, Sendable {
+/// A choice of a completion object or chunk; `object` names the object it comes in.
+protocol CompletionChoice: Encodable, Sendable {
+    static var object: String { get }
+}
+
+/// A streamed chat chunk's choice: a `delta` with the role first, then content, and the finish reason last.
+struct ChatChunkChoice: CompletionChoice {
+    static let object = "chat.completion.chunk"
     struct Delta: Encodable, Sendable { var role: String?; var content: String? }
-    struct Choice: Encodable, Sendable {
-        var index = 0
-        var delta: Delta
-        var finishReason: String?
-        enum CodingKeys: String, CodingKey { case index, delta, logprobs, finishReason = "finish_reason" }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(index, forKey: .index); try c.encode(delta, forKey: .delta)
-            try c.encodeNil(forKey: .logprobs)
-            if let finishReason { try c.encode(finishReason, forKey: .finishReason) } else { try c.encodeNil(forKey: .finishReason) }
-        }
-    }
-    var id: String
-    var object = "chat.completion.chunk"
-    var created: Int
-    var model: String
-    var choices: [Choice]
-    var usage: Usage?
-    var triage: TriageInfo?
+    var index = 0
+    var delta: Delta
+    var finishReason: String?
+    enum CodingKeys: String, CodingKey { case index, delta, logprobs, finishReason = "finish_reason" }
     func encode(to encoder: any Encoder) throws {
-        try encodeCompletionEnvelope(to: encoder, id: id, object: object, created: created, model: model, choices: choices, usage: usage, triage: triage)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(index, forKey: .index); try c.encode(delta, forKey: .delta)
+        try c.encodeNil(forKey: .logprobs)
+        if let finishReason { try c.encode(finishReason, forKey: .finishReason) } else { try c.encodeNil(forKey: .finishReason) }
     }
 }
 
-struct TextCompletion: Encodable, Sendable {
-    struct Choice: Encodable, Sendable {
-        var text: String
-        var index = 0
-        var finishReason: String?
-        enum CodingKeys: String, CodingKey { case text, index, logprobs, finishReason = "finish_reason" }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(text, forKey: .text); try c.encode(index, forKey: .index); try c.encodeNil(forKey: .logprobs)
-            if let finishReason { try c.encode(finishReason, forKey: .finishReason) } else { try c.encodeNil(forKey: .finishReason) }
-        }
+/// A text completion's choice (whole, or a streamed piece).
+struct TextChoice: CompletionChoice {
+    static let object = "text_completion"
+    var text: String
+    var index = 0
+    var finishReason: String?
+    enum CodingKeys: String, CodingKey { case text, index, logprobs, finishReason = "finish_reason" }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(text, forKey: .text); try c.encode(index, forKey: .index); try c.encodeNil(forKey: .logprobs)
+        if let finishReason { try c.encode(finishReason, forKey: .finishReason) } else { try c.encodeNil(forKey: .finishReason) }
     }
+}
+
+/// A text completion, or a chat chunk: the fields they share in OpenAI's order; `usage` and `triage` only when set.
+struct Completion<Choice: CompletionChoice>: Encodable, Sendable {
     var id: String
-    var object = "text_completion"
     var created: Int
     var model: String
     var choices: [Choice]
-    var usage: Usage?
-    var triage: TriageInfo?
+    var usage: Usage? = nil
+    var triage: TriageInfo? = nil
+    private enum Key: String, CodingKey { case id, object, created, model, choices, usage, triage }
     func encode(to encoder: any Encoder) throws {
-        try encodeCompletionEnvelope(to: encoder, id: id, object: object, created: created, model: model, choices: choices, usage: usage, triage: triage)
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(id, forKey: .id); try c.encode(Choice.object, forKey: .object); try c.encode(created, forKey: .created)
+        try c.encode(model, forKey: .model); try c.encode(choices, forKey: .choices)
+        try c.encodeIfPresent(usage, forKey: .usage); try c.encodeIfPresent(triage, forKey: .triage)
     }
 }
+
+typealias ChatCompletionChunk = Completion<ChatChunkChoice>
+typealias TextCompletion = Completion<TextChoice>
 
 struct ModelList: Encodable, Sendable {
     struct Model: Encodable, Sendable {
@@ -310,15 +315,4 @@ struct ErrorBody: Encodable, Sendable {
         }
     }
     var error: Inner
-}
-
-private enum CompletionEnvelopeKey: String, CodingKey { case id, object, created, model, choices, usage, triage }
-
-/// The fields every completion object and chunk shares, in OpenAI's order; `usage` and `triage` only when set.
-func encodeCompletionEnvelope<Choice: Encodable>(to encoder: any Encoder, id: String, object: String, created: Int, model: String,
-                                                 choices: [Choice], usage: Usage?, triage: TriageInfo?) throws {
-    var c = encoder.container(keyedBy: CompletionEnvelopeKey.self)
-    try c.encode(id, forKey: .id); try c.encode(object, forKey: .object); try c.encode(created, forKey: .created)
-    try c.encode(model, forKey: .model); try c.encode(choices, forKey: .choices)
-    try c.encodeIfPresent(usage, forKey: .usage); try c.encodeIfPresent(triage, forKey: .triage)
 }
