@@ -28,7 +28,9 @@ public struct SystemScore: Codable {
     }
 }
 
+/// What `triage compare` reports: per task, overall, and the baselines used.
 public struct CompareReport: Codable {
+    /// One expert's test set, scored by every system.
     public struct Task: Codable {
         public var task: String
         public var n: Int
@@ -37,12 +39,14 @@ public struct CompareReport: Codable {
         public var systems: [CompareSystem: SystemScore]
         enum CodingKeys: String, CodingKey { case task, n, metric, systems, routerAccuracy = "router_accuracy" }
     }
+    /// Means over the tasks (and over all examples).
     public struct Overall: Codable {
         public var n: Int
         public var routerAccuracy: Double
         public var systems: [CompareSystem: SystemScore]
         enum CodingKeys: String, CodingKey { case n, systems, routerAccuracy = "router_accuracy" }
     }
+    /// A single model trained on everything, and what it cost.
     public struct Baseline: Codable {
         public var name: String
         public var config: ExpertConfig
@@ -81,6 +85,7 @@ public struct BaselinePlan: Codable, Equatable {
         public var record: TrainingRecord
         /// The shared base it started from: its cost counts once however many experts share it.
         public var base: SharedBase?
+        /// An expert's training cost.
         public init(name: String, config: ExpertConfig, options: TrainingOptions, record: TrainingRecord, base: SharedBase? = nil) {
             (self.name, self.config, self.options, self.record, self.base) = (name, config, options, record, base)
         }

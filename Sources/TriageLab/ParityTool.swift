@@ -47,6 +47,7 @@ public enum ParityTool {
         return TokenBatch(tokens: ids.map { Int32($0) }, targets: targets.map { Int32($0) }, mask: mask, batch: b, seq: s)
     }
 
+    /// Logits of `weights` on the token file, written for `parity.py compare`.
     public static func forward(weights: String, tokens: String, out: String) throws {
         let model = try Transformer.load(from: weights)
         let b = try readBatch(tokens)
@@ -54,6 +55,7 @@ public enum ParityTool {
         try SafeTensors.write(["logits": logits.reshaped([b.batch, b.seq, model.config.vocab])], to: out)
     }
 
+    /// Loss and every gradient of `weights` on the batch file.
     public static func grads(weights: String, batch: String, out: String) throws {
         let model = try Transformer.load(from: weights)
         let loss = model.loss(try readBatch(batch))

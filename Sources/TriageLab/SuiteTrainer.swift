@@ -7,6 +7,7 @@ import TensorCore
 
 /// `Experts/suite.json`: the shipped suite's recipe and its experts' descriptions.
 public struct SuiteSpec: Codable {
+    /// How every expert of the suite (and its base) is trained.
     public struct Recipe: Codable, Equatable {
         public var preset: ExpertConfig.Preset
         public var steps: Int
@@ -26,6 +27,7 @@ public struct SuiteSpec: Codable {
             case weightsDType = "weights_dtype", baseSteps = "base_steps", precision
         }
     }
+    /// One expert of the suite: its folder name, what it does and how it is scored.
     public struct Entry: Codable {
         public var name: String
         public var description: String
@@ -36,6 +38,7 @@ public struct SuiteSpec: Codable {
     public var recipe: Recipe
     public var experts: [Entry]
 
+    /// Reads `suite/suite.json`.
     public static func read(_ suite: String) throws -> SuiteSpec {
         guard let d = FileManager.default.contents(atPath: suite + "/suite.json") else { throw TriageError.notFound("\(suite)/suite.json not found") }
         do { return try JSONDecoder().decode(SuiteSpec.self, from: d) } catch { throw TriageError.badInput("\(suite)/suite.json: \(error)") }
@@ -47,6 +50,7 @@ public struct SuiteSpec: Codable {
 /// and `Experts/_base/.checkpoint.safetensors` (not committed), so an interrupted run picks up where it
 /// stopped; a base or expert already trained with the current recipe and data is skipped.
 public enum SuiteTrainer {
+    /// The training options the recipe gives an expert (or, with `steps`, the base).
     public static func options(_ r: SuiteSpec.Recipe, maxOutput: Int, steps: Int? = nil, precision: Precision = .fp32) -> TrainingOptions {
         var o = TrainingOptions(steps: steps ?? r.steps, seed: r.seed)
         o.precision = precision

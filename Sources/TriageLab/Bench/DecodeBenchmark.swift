@@ -7,6 +7,7 @@ import ExpertModel
 /// of a 48-byte prompt plus 16 new tokens (one prefill, 15 one-token steps) with a KV cache, at batch 1
 /// (ms per request) and batch 32 (requests per second).
 public enum DecodeBenchmark {
+    /// One batch size's figures: median of the timed batches.
     public struct Result: Codable, Sendable {
         public let batch: Int
         public let msPerRequest: Double
@@ -20,8 +21,10 @@ public enum DecodeBenchmark {
         }
     }
 
+    /// The peer's workload: a 48-byte prompt and 16 new tokens.
     public static let (promptLength, newTokens) = (48, 16)
 
+    /// Times greedy decoding of random prompts at each batch size, with products in `precision`.
     public static func run(threads: Int, batches: [Int] = [1, 32], newTokens: Int = DecodeBenchmark.newTokens,
                            precision: Precision = .fp32) throws -> [Result] {
         ComputeThreads.set(threads)

@@ -4,6 +4,7 @@ import TensorCore
 
 /// sgemm throughput through TensorCore for 1024³ and the expert transformer's shapes.
 public enum GemmBenchmark {
+    /// One shape's figures.
     public struct Result: Codable, Sendable {
         public let m: Int, n: Int, k: Int
         /// Best of `calls` (the figure comparable with numpy's best-of-N).

@@ -8,6 +8,7 @@ import Router
 /// them and how often it accepts real requests. The figures line up with shared/peers/router_baseline.py
 /// (fastText) run on the same files.
 public enum RouterBenchmark {
+    /// Accuracy, abstention and speed of one router configuration, the fields `router_baseline.py` reports too.
     public struct Result: Codable, Sendable {
         /// Most probable expert == labelled expert, over the test file (no abstention; fastText's measure).
         public let accuracy: Double
@@ -122,6 +123,7 @@ extension RouterBenchmark {
     public struct Overrides: Sendable {
         public var buckets: Int?, dim: Int?, epochs: Int?, learningRate: Float?, maxPerExpert: Int?
         public var targetAcceptance: Double?, backgroundWeight: Double?, wordCount: Bool?, seed: UInt64?
+        /// No overrides: the shipped router's configuration.
         public init() {}
 
         /// The router config these overrides give, checked.

@@ -7,11 +7,13 @@ import ExpertModel
 /// (background text, out-of-distribution requests, which may carry a `kind`), and the per-expert folders
 /// `Experts/NAME/{train,valid,test}.jsonl` (folders starting with `_` are not experts).
 public enum RouterData {
+    /// A labelled request: which expert it belongs to.
     public struct Pair: Codable, Sendable {
         public let input: String
         public let expert: String
     }
 
+    /// An unlabelled request, with the kind of text it is (for out-of-domain sets).
     public struct Line: Sendable {
         public let input: String
         public let kind: String?
@@ -29,6 +31,7 @@ public enum RouterData {
         return out
     }
 
+    /// `{input, expert}` lines.
     public static func readPairs(_ path: String) throws -> [Pair] {
         try objects(path).enumerated().map { i, o in
             guard let input = o["input"] as? String, let expert = o["expert"] as? String else {
@@ -38,6 +41,7 @@ public enum RouterData {
         }
     }
 
+    /// `{input, kind?}` lines.
     public static func readLines(_ path: String) throws -> [Line] {
         try objects(path).enumerated().map { i, o in
             guard let input = o["input"] as? String else {
@@ -69,6 +73,7 @@ public enum RouterData {
         return out
     }
 
+    /// Rows as JSONL, one compact object a line.
     public static func write<T: Encodable>(_ rows: [T], to path: String) throws {
         var text = ""
         for r in rows { text += try JSONOutput.line(r) + "\n" }

@@ -9,6 +9,7 @@ import TensorCore
 /// same seed), then is shuffled (fastText reads its file in order, so grouped lines would hurt it).
 /// The trainer balancing this file again changes nothing: every expert already has the common count.
 public enum RouterPeerFiles {
+    /// What was written: experts and line counts.
     public struct Summary: Codable, Sendable {
         public let experts: [String]
         public let train: Int
@@ -17,6 +18,7 @@ public enum RouterPeerFiles {
         public let perExpert: Int
     }
 
+    /// Writes the suite's router data as `{train,valid,test}.jsonl` in `dir`, as the router trainer samples it, for the fastText peer.
     public static func write(expertsRoot: String, to dir: String, config: RouterConfig) throws -> Summary {
         let experts = try RouterData.expertNames(root: expertsRoot)
         guard !experts.isEmpty else { throw RouterError.invalidData("no expert folders with train.jsonl under \(expertsRoot)") }

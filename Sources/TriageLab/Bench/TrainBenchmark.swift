@@ -7,6 +7,7 @@ import ExpertModel
 /// 32×128 random byte ids, cross-entropy over every position, AdamW(3e-4, (0.9, 0.95), wd 0.1 on every
 /// parameter) and grad-norm clipping at 1.0.
 public enum TrainBenchmark {
+    /// Median and best step of the timed steps, and the loss at the first and last.
     public struct Result: Codable, Sendable {
         public let tokensPerS: Double
         public let tokensPerSBest: Double
@@ -38,6 +39,7 @@ public enum TrainBenchmark {
         }
     }
 
+    /// Trains `tiny` on random batches: `warmup` untimed steps, then `steps` timed, products in `precision`.
     public static func run(threads: Int, warmup: Int = 5, steps: Int = 20, precision: Precision = .fp32) throws -> Result {
         try MixedPrecision.with(precision) { try measure(threads: threads, warmup: warmup, steps: steps, precision: precision) }
     }
@@ -71,6 +73,7 @@ public enum TrainBenchmark {
 
 /// A per-op time profile of one forward+backward pass of `tiny` at batch 32×128 (best of a few passes).
 public enum OpsBenchmark {
+    /// The best of `passes` profiled forward+backward passes, per op and pass.
     public static func run(threads: Int, passes: Int = 5, precision: Precision = .fp32) throws -> (rows: [Profiler.Row], totalMs: Double) {
         try MixedPrecision.with(precision) { try measure(threads: threads, passes: passes) }
     }
