@@ -120,8 +120,15 @@ public final class ExpertDecoder {
         headB = BF16Weights(tokW, count: cfg.vocab * d)
     }
 
-    private func reserve(sequences: Int, rows: Int) {
+    /// Capacities grow in powers of two (at least 16): a server's batches vary in size from one to the
+    /// next, and growing by a few rows each time freed buffers of ever new sizes into the buffer pool,
+    /// where they stayed (RSS kept rising under load). Results do not depend on the capacity.
+    private static func capacity(for n: Int) -> Int { max(16, 1 << (Int.bitWidth - (max(n, 1) - 1).leadingZeroBitCount)) }
+
+    private func reserve(sequences wantedSequences: Int, rows wantedRows: Int) {
         let d = cfg.dModel
+        let sequences = wantedSequences > seqCapacity ? ExpertDecoder.capacity(for: wantedSequences) : wantedSequences
+        let rows = wantedRows > rowCapacity ? ExpertDecoder.capacity(for: wantedRows) : wantedRows
         if sequences > seqCapacity {
             seqCapacity = sequences
             let n = cfg.nLayers * sequences * cfg.context * d
