@@ -24,8 +24,7 @@ public final class ExpertDecoder {
         init(_ w: UnsafePointer<Float>, count: Int) { (source, self.count) = (w, count) }
         var pointer: UnsafeMutablePointer<UInt16> {
             if let built { return built.pointer }
-            let b = BF16Buffer(count: count)
-            tc_f32_to_bf16(source, b.pointer, count)
+            let b = BF16Buffer(converting: source, count: count)
             built = b
             return b.pointer
         }

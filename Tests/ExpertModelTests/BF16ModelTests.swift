@@ -49,6 +49,21 @@ final class BF16ModelTests: XCTestCase {
         }
     }
 
+    /// A bf16 decoder runs its prompt products in bf16 and greedy-decodes nearly the same tokens as fp32
+    /// (a near-tie in an argmax may flip with bf16 rounding, so not all of them).
+    func testBF16DecodingAgreesWithFP32() throws {
+        let model = try Transformer(config: .nano, seed: 4)
+        let prompts = ["a much longer request here", "the quick brown fox jumps", "0123456789 0123456789", "lorem ipsum dolor sit"]
+            .map(Vocabulary.prompt)
+        let fp32 = try ExpertDecoder(model: model).generate(prompts: prompts, maxNewTokens: 8, stopAtEOS: false)
+        let decoder = ExpertDecoder(model: model, precision: .bf16)
+        XCTAssertEqual(decoder.precision, .bf16)
+        let bf16 = try decoder.generate(prompts: prompts, maxNewTokens: 8, stopAtEOS: false)
+        XCTAssertEqual(bf16.map(\.count), fp32.map(\.count))
+        let same = zip(fp32.joined(), bf16.joined()).filter { $0 == $1 }.count
+        XCTAssertGreaterThanOrEqual(Double(same) / Double(fp32.joined().count), 0.75, "bf16 \(bf16) against fp32 \(fp32)")
+    }
+
     func testBF16TrainingIsReproducibleAndResumesBitForBit() throws {
         let train = reversalExamples(count: 300, seed: 1), valid = reversalExamples(count: 10, seed: 9)
         var opt = TrainingOptions(steps: 24, seed: 3)
