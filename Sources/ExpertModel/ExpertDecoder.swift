@@ -14,6 +14,8 @@ public final class ExpertDecoder {
     let cfg: ExpertConfig
     private struct LayerWeights {
         let ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, fc1w, fc1b, fc2w, fc2b: UnsafeMutablePointer<Float>
+        /// QK-norm gains (nil without QK-norm).
+        let qGain, kGain: UnsafeMutablePointer<Float>?
         let qkvT, projT, fc1T, fc2T: TransposedWeights
         let qkvB, projB, fc1B, fc2B: BF16Weights
     }
@@ -50,7 +52,9 @@ public final class ExpertDecoder {
     /// Steps with at most this many rows use `tc_linear_rows`; larger ones (prompts) use sgemm.
     static let smallRowLimit = 48
     private let layers: [LayerWeights]
-    private let tokW, posW, lnfw, lnfb: UnsafeMutablePointer<Float>
+    private let tokW, lnfw, lnfb: UnsafeMutablePointer<Float>
+    /// Learned positions (nil with rotary ones).
+    private let posW: UnsafeMutablePointer<Float>?
     private let headT: TransposedWeights
     private let headB: BF16Weights
     /// Sequences the cache holds, and rows the scratch buffers hold.
@@ -96,7 +100,7 @@ public final class ExpertDecoder {
         self.workerLimit = workerLimit
         cfg = model.config
         func p(_ q: Parameter) -> UnsafeMutablePointer<Float> { q.value.storage.pointer }
-        tokW = p(model.tok.weight); posW = p(model.pos.weight); lnfw = p(model.lnf.weight); lnfb = p(model.lnf.bias)
+        tokW = p(model.tok.weight); posW = model.pos.map { p($0.weight) }; lnfw = p(model.lnf.weight); lnfb = p(model.lnf.bias)
         if let other {
             layers = other.layers
             headT = other.headT
@@ -108,6 +112,7 @@ public final class ExpertDecoder {
             LayerWeights(ln1w: p(b.ln1.weight), ln1b: p(b.ln1.bias), qkvw: p(b.qkv.weight), qkvb: p(b.qkv.bias!),
                          projw: p(b.proj.weight), projb: p(b.proj.bias!), ln2w: p(b.ln2.weight), ln2b: p(b.ln2.bias),
                          fc1w: p(b.fc1.weight), fc1b: p(b.fc1.bias!), fc2w: p(b.fc2.weight), fc2b: p(b.fc2.bias!),
+                         qGain: b.qGain.map(p), kGain: b.kGain.map(p),
                          qkvT: TransposedWeights(p(b.qkv.weight), out: 3 * d, in: d),
                          projT: TransposedWeights(p(b.proj.weight), out: d, in: d),
                          fc1T: TransposedWeights(p(b.fc1.weight), out: ff, in: d),
@@ -181,12 +186,19 @@ public final class ExpertDecoder {
         let rows = tokens.count, d = cfg.dModel, hd = d / cfg.nHeads, ctx = cfg.context, heads = cfg.nHeads
         let xp = x.pointer, hp = h.pointer, qp = qkv.pointer, ap = att.pointer, fp = ff.pointer
         for r in 0..<rows {
-            tc_add(tokW + Int(tokens[r]) * d, posW + positions[r] * d, xp + r * d, d)
+            if let posW { tc_add(tokW + Int(tokens[r]) * d, posW + positions[r] * d, xp + r * d, d) }
+            else { (xp + r * d).update(from: tokW + Int(tokens[r]) * d, count: d) }
         }
+        let rowPositions = model.rotary == nil ? [] : positions.map(Int32.init)
         let scale = 1 / Float(hd).squareRoot()
         for (l, w) in layers.enumerated() {
             tc_layernorm_forward(xp, w.ln1w, w.ln1b, hp, nil, nil, rows, d, 1e-5)
             linear(hp, w.qkvw, w.qkvT, w.qkvB, w.qkvb, qp, rows: rows, inF: d, outF: 3 * d)
+            // The same kernels as training's ops, in place on the rows: QK-norm, then rotary positions.
+            if let qg = w.qGain, let kg = w.kGain { tc_qk_rmsnorm_forward(qp, 3 * d, qp, 3 * d, rows, d, heads, qg, kg, nil, 1e-6) }
+            if let rotary = model.rotary {
+                rowPositions.withUnsafeBufferPointer { tc_rope_rows(qp, 3 * d, rows, d, heads, $0.baseAddress, rotary.cosPointer, rotary.sinPointer, 0) }
+            }
             // Keys are cached transposed per head ([slot, head, hd, ctx]) so scoring runs along positions;
             // values stay [slot, ctx, d] so the weighted sum runs along the head's components.
             let kBase = kCache.pointer + l * seqCapacity * ctx * d, vBase = vCache.pointer + l * seqCapacity * ctx * d
@@ -219,7 +231,7 @@ public final class ExpertDecoder {
             tc_accumulate(xp, tmp.pointer, rows * d)
             tc_layernorm_forward(xp, w.ln2w, w.ln2b, hp, nil, nil, rows, d, 1e-5)
             linear(hp, w.fc1w, w.fc1T, w.fc1B, w.fc1b, fp, rows: rows, inF: d, outF: cfg.dFF)
-            tc_gelu_forward(fp, fp, rows * cfg.dFF)
+            if cfg.activation == .relu2 { tc_relu2_forward(fp, fp, rows * cfg.dFF) } else { tc_gelu_forward(fp, fp, rows * cfg.dFF) }
             linear(fp, w.fc2w, w.fc2T, w.fc2B, w.fc2b, tmp.pointer, rows: rows, inF: cfg.dFF, outF: d)
             tc_accumulate(xp, tmp.pointer, rows * d)
         }

@@ -23,6 +23,13 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var maxOutputBytes = 64
     /// The precision of the products (nil: fp32, as every run before bf16 existed).
     public var precision: Precision?
+    /// The optimiser of the hidden weight matrices (nil: AdamW, as every run before Muon existed).
+    public var optimizer: OptimizerChoice?
+    /// Muon's peak learning rate (the schedule scales it like AdamW's); nil: 0.02.
+    public var muonLearningRate: Float?
+
+    /// AdamW for every parameter, or Muon for the hidden matrices and AdamW for the rest.
+    public enum OptimizerChoice: String, Codable, Sendable, CaseIterable { case adamw, muon }
 
     public init(steps: Int? = nil, minutes: Double? = nil, seed: UInt64 = 1) {
         self.steps = steps
@@ -136,14 +143,19 @@ public final class Trainer {
     private func loop(resume: Bool, observer: TrainingObserver?) throws -> TrainingRecord {
         let opt = AdamW(learningRate: options.learningRate, beta1: 0.9, beta2: 0.95, eps: 1e-8,
                         weightDecay: options.weightDecay, decayOnlyMatrices: true)
+        let muonPeak = options.muonLearningRate ?? 0.02
+        let muon = options.optimizer == .muon ? Muon(learningRate: muonPeak) : nil
+        let params = model.parameters.all
+        let hidden = muon == nil ? [] : model.hiddenMatrices
+        let hiddenNames = Set(hidden.map(\.name))
+        let adamParams = params.filter { !hiddenNames.contains($0.name) }
         var st = State()
         var batcher = Batcher(examples: train, batchSize: options.batchSize, seed: options.seed)
         if resume, let cp = checkpointPath, FileManager.default.fileExists(atPath: cp) {
-            try restore(from: cp, optimizer: opt, state: &st, batcher: &batcher)
+            try restore(from: cp, optimizer: opt, muon: muon, state: &st, batcher: &batcher)
         }
         if st.totalSteps == 0 { st.totalSteps = options.steps ?? 0 }
         guard options.steps != nil || options.minutes != nil else { throw ExpertError.invalidConfig("give a budget: steps or minutes") }
-        let params = model.parameters.all
         let flopsPerToken = model.config.trainingFLOPsPerToken(sequenceLength: model.config.context / 2)
         let calibrationSteps = 10
         var windowStart = MonotonicClock.now(), windowTokens = 0
@@ -160,8 +172,13 @@ public final class Trainer {
             clipGradNorm(params, maxNorm: options.clipNorm)
             let schedule = LearningRateSchedule(peak: options.learningRate, warmupSteps: options.warmupSteps,
                                                 totalSteps: max(st.totalSteps, options.warmupSteps + 1), minRatio: options.minLearningRateRatio)
-            opt.learningRate = schedule.rate(at: st.step)
-            opt.update(params)
+            let rate = schedule.rate(at: st.step)
+            opt.learningRate = rate
+            opt.update(adamParams)
+            if let muon {
+                muon.learningRate = muonPeak * rate / options.learningRate
+                muon.update(hidden) { $0.name.hasSuffix(".qkv.weight") ? 3 : 1 }  // q, k and v are three matrices
+            }
             st.step += 1
             st.lastLoss = loss.item
             let real = batch.realTokens
@@ -188,7 +205,7 @@ public final class Trainer {
                 st.seconds = MonotonicClock.now() - runStart
             }
             if let cp = checkpointPath, options.checkpointEvery > 0, st.step % options.checkpointEvery == 0 || atEnd {
-                try saveCheckpoint(to: cp, optimizer: opt, state: st, batcher: batcher)
+                try saveCheckpoint(to: cp, optimizer: opt, muon: muon, state: st, batcher: batcher)
             }
             let now = MonotonicClock.now()
             let tps = Double(windowTokens) / max(1e-9, now - windowStart)
@@ -197,7 +214,7 @@ public final class Trainer {
                                                         tokensPerSecond: tps, validationAccuracy: validated ?? (st.best >= 0 ? st.best : nil),
                                                         elapsed: st.seconds), validated: validated != nil)
         }
-        if let cp = checkpointPath, stopRequested || Interruption.requested { try saveCheckpoint(to: cp, optimizer: opt, state: st, batcher: batcher) }
+        if let cp = checkpointPath, stopRequested || Interruption.requested { try saveCheckpoint(to: cp, optimizer: opt, muon: muon, state: st, batcher: batcher) }
         if Interruption.requested { throw ExpertError.interrupted(step: st.step, checkpoint: checkpointPath) }
         if let bp = bestWeightsPath, st.best >= 0, FileManager.default.fileExists(atPath: bp) {
             let best = try Transformer.load(from: bp)
@@ -211,10 +228,11 @@ public final class Trainer {
 
     // MARK: Checkpoints
 
-    private func saveCheckpoint(to path: String, optimizer: AdamW, state st: State, batcher: Batcher) throws {
+    private func saveCheckpoint(to path: String, optimizer: AdamW, muon: Muon?, state st: State, batcher: Batcher) throws {
         var items = model.parameters.entries().mapValues { SafeTensors.Item($0) }
         let shapes = Dictionary(uniqueKeysWithValues: model.parameters.all.map { ($0.name, $0.shape) })
         for (k, t) in optimizer.stateTensors(shapes: shapes) { items[k] = SafeTensors.Item(t) }
+        for (k, t) in muon?.stateTensors(shapes: shapes) ?? [:] { items[k] = SafeTensors.Item(t) }
         var meta = model.config.metadata
         meta["checkpoint.step"] = "\(st.step)"
         meta["checkpoint.total_steps"] = "\(st.totalSteps)"
@@ -232,7 +250,7 @@ public final class Trainer {
         try SafeTensors.write(items, metadata: meta, to: path)
     }
 
-    private func restore(from path: String, optimizer: AdamW, state st: inout State, batcher: inout Batcher) throws {
+    private func restore(from path: String, optimizer: AdamW, muon: Muon?, state st: inout State, batcher: inout Batcher) throws {
         let file: SafeTensors.File
         do { file = try SafeTensors.read(path: path) } catch { throw ExpertError.badCheckpoint("\(error)") }
         let m = file.metadata
@@ -247,9 +265,10 @@ public final class Trainer {
         guard try int("examples") == train.count else {
             throw ExpertError.badCheckpoint("\(path) was written for other training data; delete it to start over")
         }
-        let weights = file.tensors.filter { !$0.key.hasPrefix("adam.") }
+        let weights = file.tensors.filter { !$0.key.hasPrefix("adam.") && !$0.key.hasPrefix("muon.") }
         do { try model.parameters.load(weights) } catch { throw ExpertError.badCheckpoint("\(path): \(error)") }
         optimizer.restore(step: try int("optimizer_step"), tensors: file.tensors.filter { $0.key.hasPrefix("adam.") })
+        muon?.restore(tensors: file.tensors.filter { $0.key.hasPrefix("muon.") })
         st.step = try int("step")
         st.totalSteps = try int("total_steps")
         st.tokens = try int("tokens")

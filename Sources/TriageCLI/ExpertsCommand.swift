@@ -61,8 +61,7 @@ struct Experts: ParsableCommand {
         @Option(help: "Training budget in optimiser steps.") var steps: Int?
         @Option(help: "Training budget in wall-clock minutes (when --steps is not given).") var minutes: Double?
         @Option(help: "Random seed (initialisation and data order).") var seed: UInt64 = 1
-        @Option(help: "Peak learning rate.") var learningRate: Float = 1e-3
-        @Option(help: "Batch size (examples).") var batchSize = 32
+        @OptionGroup(title: "Recipe") var recipe: RecipeOptions
         @Option(help: "What the expert does.") var description: String?
         @Option(help: ArgumentHelp("Start from these weights instead of random ones (fine-tuning), e.g. another expert's weights.safetensors; its config must be the preset's.", valueName: "weights.safetensors"))
         var initFrom: String?
@@ -82,8 +81,7 @@ struct Experts: ParsableCommand {
                 let engine = try openEngine(global)
                 var req = AddRequest(name: name, dataPath: data, budget: steps.map(TrainingBudget.steps) ?? .minutes(minutes!))
                 req.seed = seed
-                req.learningRate = learningRate
-                req.batchSize = batchSize
+                req.recipe = recipe.resolved
                 req.validPath = valid
                 req.testPath = test
                 req.preset = preset

@@ -28,10 +28,8 @@ public struct AddRequest: Sendable {
     public var budget: TrainingBudget
     /// Seeds initialisation and data order.
     public var seed: UInt64 = 1
-    /// Peak learning rate.
-    public var learningRate: Float = 1e-3
-    /// Examples per step.
-    public var batchSize = 32
+    /// Architecture, initialisation, optimiser and schedule.
+    public var recipe = Recipe.standard
     /// The precision of the products (`auto`: bf16 where the CPU has bf16 kernels).
     public var precision: PrecisionChoice = .auto
     /// What the expert does (default: the data file it was trained from).
@@ -57,15 +55,12 @@ public struct AddRequest: Sendable {
         var o: TrainingOptions
         switch budget {
         case .steps(let s):
-            o = TrainingOptions(steps: s, seed: seed)
-            o.warmupSteps = min(100, max(1, s / 10))
+            o = recipe.options(steps: s, seed: seed)
             o.validateEvery = max(50, s / 10)
             o.checkpointEvery = max(50, s / 10)
         case .minutes(let m):
-            o = TrainingOptions(minutes: m, seed: seed)
+            o = recipe.options(steps: nil, minutes: m, seed: seed)
         }
-        o.learningRate = learningRate
-        o.batchSize = batchSize
         o.precision = try? MixedPrecision.resolve(precision)
         return o
     }
@@ -128,7 +123,7 @@ extension Engine {
         if !req.replace, try registry.expert(named: req.name) != nil {
             throw TriageError.badInput("an expert named '\(req.name)' already exists (remove it first, or pass --replace)")
         }
-        let config = req.preset.config
+        let config = req.recipe.config(req.preset.config)
         do { _ = try MixedPrecision.resolve(req.precision) } catch { throw TriageError.badInput("\(error)") }
         let read = try ExampleReader.read(path: req.dataPath, context: config.context, skipBadLines: req.skipBadLines)
         for s in read.skipped { log("skipped \(s)") }
@@ -159,11 +154,11 @@ extension Engine {
             do { file = try SafeTensors.read(data: weights) } catch { throw TriageError.badInput("--init-from \(base): \(error)") }
             model = try Transformer.load(file, origin: base)
             guard model.config == config else {
-                throw TriageError.badInput("--init-from \(base): its model is d_model \(model.config.dModel), \(model.config.nLayers) layers, context \(model.config.context), not the \(req.preset.rawValue) preset's; pass the matching --preset")
+                throw TriageError.badInput("--init-from \(base): its model is d_model \(model.config.dModel), \(model.config.nLayers) layers, context \(model.config.context), not the \(req.preset.rawValue) preset's with this recipe's architecture; pass the matching --preset")
             }
             initialSHA = SHA256.hex(of: weights)
         } else {
-            model = try Transformer(config: config, seed: options.seed)
+            model = try Transformer(config: config, seed: options.seed, zeroOutputProjections: req.recipe.zeroOutputProjections)
         }
         let record = try run.train(model, train: train, validation: valid, options: options, observer: observer)
         try Failpoint.reach("train.done")

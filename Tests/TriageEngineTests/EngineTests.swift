@@ -42,7 +42,7 @@ final class EngineTests: XCTestCase {
 
     func testUserRunScheduleFollowsTheBudget() {
         var req = AddRequest(name: "x", dataPath: "d", budget: .steps(2000))
-        req.learningRate = 2e-3
+        req.recipe.learningRate = 2e-3
         XCTAssertEqual(req.options.steps, 2000)
         XCTAssertEqual(req.options.warmupSteps, 100)
         XCTAssertEqual(req.options.validateEvery, 200)

@@ -71,6 +71,27 @@ void tc_attention_backward(const float *q, const float *k, const float *v, size_
                            const float *dy, size_t ldo, float *dq, float *dk, float *dv, size_t t, size_t hd,
                            float scale, int overwrite, float *scratch);
 
+// ---- architecture options (qk.c)
+/// y = max(x, 0)², the squared-ReLU MLP activation.
+void tc_relu2_forward(const float *x, float *y, size_t n);
+/// dx += 2·max(x, 0)·dy (stored when overwrite is set).
+void tc_relu2_backward(const float *x, const float *dy, float *dx, size_t n, int overwrite);
+/// QK-norm: each head's query and key (the first 2·d columns of rows `lds` apart) RMS-normalised and
+/// scaled by qgain/kgain [d/heads], written to dst (rows `ldd` apart; may equal src). rinv (rows·2·heads,
+/// or NULL) keeps 1/rms for the backward pass.
+void tc_qk_rmsnorm_forward(const float *src, size_t lds, float *dst, size_t ldd, size_t rows, size_t d, size_t heads,
+                           const float *qgain, const float *kgain, float *rinv, float eps);
+/// Its backward pass: dx (the q and k columns) is stored; dqgain and dkgain are added to.
+void tc_qk_rmsnorm_backward(const float *x, size_t ldx, const float *dy, size_t lddy, float *dx, size_t lddx,
+                            size_t rows, size_t d, size_t heads, const float *qgain, const float *kgain, const float *rinv,
+                            float *dqgain, float *dkgain);
+/// cos and sin of position·base^(−2i/hd) for positions × hd/2 (RoPE's table, made once per model).
+void tc_rope_table(float *cosv, float *sinv, size_t positions, size_t hd, float base);
+/// Rotates, in place, each head's query and key of each row (pairs i, i + hd/2) by its row's position;
+/// `inverse` rotates back (the backward pass).
+void tc_rope_rows(float *x, size_t ld, size_t rows, size_t d, size_t heads, const int32_t *positions,
+                  const float *cosv, const float *sinv, int inverse);
+
 // ---- optimiser
 /// PyTorch's AdamW, one tensor: p *= 1 - lr*wd; m, v moments; p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
 void tc_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
