@@ -11,6 +11,14 @@
 #define CLONES
 #endif
 
+// The per-head sums may be reordered so that they vectorise (a fixed order per build and CPU: runs stay
+// reproducible), as in kernels.c.
+#if defined(__clang__)
+#define REASSOCIATE _Pragma("clang fp reassociate(on)")
+#else
+#define REASSOCIATE
+#endif
+
 CLONES void tc_relu2_forward(const float *restrict x, float *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++) {
         float r = x[i] > 0 ? x[i] : 0;
@@ -28,6 +36,7 @@ CLONES void tc_relu2_backward(const float *restrict x, const float *restrict dy,
 CLONES void tc_qk_rmsnorm_forward(const float *src, size_t lds, float *dst, size_t ldd,
                                   size_t rows, size_t d, size_t heads, const float *restrict qgain,
                                   const float *restrict kgain, float *restrict rinv, float eps) {
+    REASSOCIATE
     size_t hd = d / heads;
     for (size_t r = 0; r < rows; r++) {
         for (size_t s = 0; s < 2 * heads; s++) {  // q heads, then k heads
@@ -47,6 +56,7 @@ CLONES void tc_qk_rmsnorm_backward(const float *restrict x, size_t ldx, const fl
                                    float *restrict dx, size_t lddx, size_t rows, size_t d, size_t heads,
                                    const float *restrict qgain, const float *restrict kgain, const float *restrict rinv,
                                    float *restrict dqgain, float *restrict dkgain) {
+    REASSOCIATE
     size_t hd = d / heads;
     for (size_t r = 0; r < rows; r++) {
         for (size_t s = 0; s < 2 * heads; s++) {
@@ -79,18 +89,19 @@ void tc_rope_table(float *cosv, float *sinv, size_t positions, size_t hd, float 
     }
 }
 
-CLONES void tc_rope_rows(float *restrict x, size_t ld, size_t rows, size_t d, size_t heads, const int32_t *restrict positions,
-                         const float *restrict cosv, const float *restrict sinv, int inverse) {
+CLONES void tc_rope_rows(const float *src, size_t lds, float *dst, size_t ldd, size_t rows, size_t d, size_t heads,
+                         const int32_t *restrict positions, const float *restrict cosv, const float *restrict sinv, int inverse) {
     size_t hd = d / heads, half = hd / 2;
     float sign = inverse ? -1.0f : 1.0f;
     for (size_t r = 0; r < rows; r++) {
         const float *c = cosv + (size_t)positions[r] * half, *sn = sinv + (size_t)positions[r] * half;
         for (size_t s = 0; s < 2 * heads; s++) {
-            float *a = x + r * ld + s * hd, *b = a + half;
+            const float *a = src + r * lds + s * hd, *b = a + half;
+            float *ya = dst + r * ldd + s * hd, *yb = ya + half;
             for (size_t i = 0; i < half; i++) {
                 float u = a[i], v = b[i], si = sign * sn[i];
-                a[i] = u * c[i] - v * si;
-                b[i] = u * si + v * c[i];
+                ya[i] = u * c[i] - v * si;
+                yb[i] = u * si + v * c[i];
             }
         }
     }

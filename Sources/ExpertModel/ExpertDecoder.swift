@@ -197,7 +197,7 @@ public final class ExpertDecoder {
             // The same kernels as training's ops, in place on the rows: QK-norm, then rotary positions.
             if let qg = w.qGain, let kg = w.kGain { tc_qk_rmsnorm_forward(qp, 3 * d, qp, 3 * d, rows, d, heads, qg, kg, nil, 1e-6) }
             if let rotary = model.rotary {
-                rowPositions.withUnsafeBufferPointer { tc_rope_rows(qp, 3 * d, rows, d, heads, $0.baseAddress, rotary.cosPointer, rotary.sinPointer, 0) }
+                rowPositions.withUnsafeBufferPointer { tc_rope_rows(qp, 3 * d, qp, 3 * d, rows, d, heads, $0.baseAddress, rotary.cosPointer, rotary.sinPointer, 0) }
             }
             // Keys are cached transposed per head ([slot, head, hd, ctx]) so scoring runs along positions;
             // values stay [slot, ctx, d] so the weighted sum runs along the head's components.

@@ -86,25 +86,31 @@ public func rotaryEmbedding(_ qkv: Tensor, heads: Int, positions: [Int32], table
     precondition(positions.count == rows && d / heads == table.headDim,
                  "rotaryEmbedding: \(positions.count) positions for \(rows) rows, head size \(d / heads) against the table's \(table.headDim)")
     precondition(positions.allSatisfy { $0 >= 0 && Int($0) < table.positions }, "rotaryEmbedding: a position is outside the table's \(table.positions)")
-    let out = TensorStorage(copying: qkv.storage.pointer, count: qkv.count)
-    let pos = positions
+    let out = TensorStorage(count: qkv.count, zeroed: false)
+    let pos = positions, xp = qkv.storage.pointer
     pos.withUnsafeBufferPointer { pp in
         let base = pp.baseAddress!
         Parallel.chunks(rows, minimumPerThread: 128) { r in
-            tc_rope_rows(out.pointer + r.lowerBound * threeD, threeD, r.count, d, heads, base + r.lowerBound, table.cosPointer, table.sinPointer, 0)
+            let o = r.lowerBound
+            tc_rope_rows(xp + o * threeD, threeD, out.pointer + o * threeD, threeD, r.count, d, heads, base + o, table.cosPointer, table.sinPointer, 0)
+            for row in r { (out.pointer + row * threeD + 2 * d).update(from: xp + row * threeD + 2 * d, count: d) }
         }
     }
     let xn = qkv.node
     return result(qkv.shape, out, recordedParents(qkv), saving: [qkv], op: "rope", started: started) { dy in
-        let g = TensorStorage(copying: dy, count: rows * threeD)
+        // The gradient of a rotation is the inverse rotation, written straight into a fresh gradient.
+        let (dx, fresh) = xn!.gradForWrite()
+        let g = fresh ? nil : TensorStorage(count: rows * threeD, zeroed: false)
+        let target = g?.pointer ?? dx
         pos.withUnsafeBufferPointer { pp in
             let base = pp.baseAddress!
             Parallel.chunks(rows, minimumPerThread: 128) { r in
-                tc_rope_rows(g.pointer + r.lowerBound * threeD, threeD, r.count, d, heads, base + r.lowerBound, table.cosPointer, table.sinPointer, 1)
+                let o = r.lowerBound
+                tc_rope_rows(dy + o * threeD, threeD, target + o * threeD, threeD, r.count, d, heads, base + o, table.cosPointer, table.sinPointer, 1)
+                for row in r { (target + row * threeD + 2 * d).update(from: dy + row * threeD + 2 * d, count: d) }
             }
         }
-        let (dx, fresh) = xn!.gradForWrite()
-        if fresh { dx.update(from: g.pointer, count: rows * threeD) } else { tc_accumulate(dx, g.pointer, rows * threeD) }
+        if let g { tc_accumulate(dx, g.pointer, rows * threeD) }
         withExtendedLifetime(table) {}
     }
 }

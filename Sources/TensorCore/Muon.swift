@@ -12,6 +12,7 @@ public final class Muon {
     /// Momentum buffers, by parameter name.
     public private(set) var momenta: [String: TensorStorage] = [:]
     private var scratch = TensorStorage(count: 0)
+    private var scratchBF16 = BF16Buffer(count: 0)
 
     public init(learningRate: Float = 0.02, momentum: Float = 0.95, weightDecay: Float = 0) {
         self.learningRate = learningRate
@@ -63,13 +64,30 @@ public final class Muon {
         let norm = Float(tc_sum_squares(xs, r * k).squareRoot()) + 1e-7
         tc_scale(xs, 1 / norm, xs, r * k)
         var (cur, next) = (xs, ys)
+        // Under bf16 products the iteration's products take bf16 operands too (as Muon's reference runs
+        // it): it only has to land the singular values near 1, and it is a third of a small step's FLOPs.
+        let bf16 = MixedPrecision.products == .bf16
+        if bf16 && scratchBF16.count < r * k + 2 * r * r { scratchBF16 = BF16Buffer(count: r * k + 2 * r * r) }
+        let xb = scratchBF16.pointer, gb = xb + r * k, pb = gb + r * r
         for _ in 0..<5 {
             // A = X·Xᵀ; B = b·A + c·A·A; X ← a·X + B·X
-            BLAS.sgemm(transA: false, transB: true, m: r, n: r, k: k, a: cur, lda: k, b: cur, ldb: k, c: gram, ldc: r)
-            BLAS.sgemm(transA: false, transB: false, m: r, n: r, k: r, alpha: c, a: gram, lda: r, b: gram, ldb: r, c: poly, ldc: r)
-            tc_axpy(poly, gram, b, r * r)
-            next.update(from: cur, count: r * k)
-            BLAS.sgemm(transA: false, transB: false, m: r, n: k, k: r, a: poly, lda: r, b: cur, ldb: k, beta: a, c: next, ldc: k)
+            if bf16 {
+                tc_f32_to_bf16(cur, xb, r * k)
+                BLAS.bf16gemm(transA: false, transB: true, m: r, n: r, k: k, a: xb, lda: k, b: xb, ldb: k, c: gram, ldc: r)
+                tc_f32_to_bf16(gram, gb, r * r)
+                BLAS.bf16gemm(transA: false, transB: false, m: r, n: r, k: r, a: gb, lda: r, b: gb, ldb: r, c: poly, ldc: r)
+                tc_scale(poly, c, poly, r * r)
+                tc_axpy(poly, gram, b, r * r)
+                tc_f32_to_bf16(poly, pb, r * r)
+                tc_scale(cur, a, next, r * k)
+                BLAS.bf16gemm(transA: false, transB: false, m: r, n: k, k: r, a: pb, lda: r, b: xb, ldb: k, beta: 1, c: next, ldc: k)
+            } else {
+                BLAS.sgemm(transA: false, transB: true, m: r, n: r, k: k, a: cur, lda: k, b: cur, ldb: k, c: gram, ldc: r)
+                BLAS.sgemm(transA: false, transB: false, m: r, n: r, k: r, alpha: c, a: gram, lda: r, b: gram, ldb: r, c: poly, ldc: r)
+                tc_axpy(poly, gram, b, r * r)
+                next.update(from: cur, count: r * k)
+                BLAS.sgemm(transA: false, transB: false, m: r, n: k, k: r, a: poly, lda: r, b: cur, ldb: k, beta: a, c: next, ldc: k)
+            }
             swap(&cur, &next)
         }
         if wide { x.update(from: cur, count: r * k) } else { tc_transpose(cur, k, r, k, x, cols) }

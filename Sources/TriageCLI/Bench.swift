@@ -48,11 +48,12 @@ extension Bench {
         @Option(help: "Threads for OpenBLAS and TensorCore loops.") var threads: Int = 2
         @Option(help: "Timed steps after 5 warm-up steps.") var steps: Int = 20
         @OptionGroup var precision: PrecisionOption
+        @OptionGroup(title: "Recipe (given: the recipe's architecture and optimisers instead of the peers' workload)") var recipe: RecipeOptions
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() throws {
             try guarded {
-                let r = try TrainBenchmark.run(threads: threads, steps: steps, precision: try precision.resolved())
+                let r = try TrainBenchmark.run(threads: threads, steps: steps, precision: try precision.resolved(), recipe: recipe.given ? recipe.resolved : nil)
                 if json { print(try JSONOutput.line(r)); return }
                 print(String(format: "train tiny (%d params), batch 32×128, %d threads, %@ products (%@): %.0f tokens/s (median step %.1f ms; best %.0f tokens/s), loss %.3f → %.3f",
                              r.params, r.threads, r.precision.rawValue, r.kernel.rawValue, r.tokensPerS, r.stepMs, r.tokensPerSBest, r.lossFirst, r.lossLast))
@@ -65,10 +66,11 @@ extension Bench {
             abstract: "Per-op time profile of one forward+backward pass of tiny at batch 32×128.")
         @Option(help: "Threads for OpenBLAS and TensorCore loops.") var threads: Int = 2
         @OptionGroup var precision: PrecisionOption
+        @OptionGroup(title: "Recipe (given: the recipe's architecture instead of the peers' model)") var recipe: RecipeOptions
         @Flag(help: "One JSON object per op and pass.") var json = false
 
         func run() throws {
-            let (rows, total) = try OpsBenchmark.run(threads: threads, precision: try precision.resolved())
+            let (rows, total) = try OpsBenchmark.run(threads: threads, precision: try precision.resolved(), recipe: recipe.given ? recipe.resolved : nil)
             if json {
                 for r in rows { print(try JSONOutput.line(r)) }
                 return

@@ -9,8 +9,8 @@ extension TrainingOptions.OptimizerChoice: ExpressibleByArgument {}
 /// ablations in Benchmarks/recipe/ run each change alone).
 struct RecipeOptions: ParsableArguments {
     enum Named: String, ExpressibleByArgument, CaseIterable { case standard, gpt2 }
-    @Option(help: "Start from this recipe: standard (the shipped suite's) or gpt2 (learned positions, GELU, AdamW: every expert before format 2).")
-    var recipe: Named = .standard
+    @Option(help: "Start from this recipe: standard (the shipped suite's; the default) or gpt2 (learned positions, GELU, AdamW: every expert before format 2).")
+    var recipe: Named?
     @Option(help: "Peak learning rate (AdamW's; default: the recipe's).") var learningRate: Float?
     @Option(help: "Batch size in examples (default: the recipe's).") var batchSize: Int?
     @Option(help: "Positions: learned or rope.") var positions: ExpertConfig.PositionEncoding?
@@ -28,6 +28,12 @@ struct RecipeOptions: ParsableArguments {
         if let l = muonLearningRate, !(l > 0) { throw ValidationError("--muon-learning-rate must be positive") }
         if let w = warmupFraction, !(0...1).contains(w) { throw ValidationError("--warmup-fraction must be within 0...1") }
         if let r = minLrRatio, !(0...1).contains(r) { throw ValidationError("--min-lr-ratio must be within 0...1") }
+    }
+
+    /// Whether any recipe flag was given (benchmarks keep the peers' workload otherwise).
+    var given: Bool {
+        recipe != nil || learningRate != nil || batchSize != nil || positions != nil || qkNorm != nil || activation != nil
+            || optimizer != nil || muonLearningRate != nil || zeroInit != nil || warmupFraction != nil || minLrRatio != nil
     }
 
     /// The named recipe with the overrides applied.

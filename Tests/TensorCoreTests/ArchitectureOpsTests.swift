@@ -59,11 +59,13 @@ final class ArchitectureOpsTests: XCTestCase {
         // An ill-conditioned gradient (one row 30× the rest) comes out with every singular value near 1
         // (the quintic iteration leaves them within about 0.7...1.2): the Rayleigh quotients of its Gram
         // matrix along random directions stay in 0.4...1.45, for a tall and a wide matrix.
-        for (rows, cols) in [(12, 4), (4, 10)] {
+        let precisions: [Precision] = MixedPrecision.kernel == .none ? [.fp32] : [.fp32, .bf16]
+        for precision in precisions {
+          for (rows, cols) in [(12, 4), (4, 10), (40, 24)] {
             var rng = RandomGenerator(seed: 3)
             var buf = Tensor(randomNormal: [rows, cols], std: 1, rng: &rng).values
             for c in 0..<cols { buf[c] *= 30 }
-            buf.withUnsafeMutableBufferPointer { Muon().orthogonalize($0.baseAddress!, rows: rows, cols: cols) }
+            MixedPrecision.with(precision) { buf.withUnsafeMutableBufferPointer { Muon().orthogonalize($0.baseAddress!, rows: rows, cols: cols) } }
             let wide = rows <= cols
             let (r, k) = wide ? (rows, cols) : (cols, rows)
             func at(_ i: Int, _ c: Int) -> Float { wide ? buf[i * cols + c] : buf[c * cols + i] }
@@ -77,8 +79,9 @@ final class ArchitectureOpsTests: XCTestCase {
                     let y = (0..<r).reduce(Float(0)) { $0 + v[$1] * at($1, c) }
                     q += y * y
                 }
-                XCTAssert((0.4...1.45).contains(q), "Rayleigh quotient \(q) for \(rows)×\(cols)")
+                XCTAssert((0.4...1.45).contains(q), "Rayleigh quotient \(q) for \(rows)×\(cols) in \(precision)")
             }
+          }
         }
     }
 

@@ -87,10 +87,10 @@ void tc_qk_rmsnorm_backward(const float *x, size_t ldx, const float *dy, size_t 
                             float *dqgain, float *dkgain);
 /// cos and sin of position·base^(−2i/hd) for positions × hd/2 (RoPE's table, made once per model).
 void tc_rope_table(float *cosv, float *sinv, size_t positions, size_t hd, float base);
-/// Rotates, in place, each head's query and key of each row (pairs i, i + hd/2) by its row's position;
-/// `inverse` rotates back (the backward pass).
-void tc_rope_rows(float *x, size_t ld, size_t rows, size_t d, size_t heads, const int32_t *positions,
-                  const float *cosv, const float *sinv, int inverse);
+/// Rotates each head's query and key of each row (pairs i, i + hd/2; the first 2·d columns of src) by its
+/// row's position into dst (may equal src); `inverse` rotates back (the backward pass).
+void tc_rope_rows(const float *src, size_t lds, float *dst, size_t ldd, size_t rows, size_t d, size_t heads,
+                  const int32_t *positions, const float *cosv, const float *sinv, int inverse);
 
 // ---- optimiser
 /// PyTorch's AdamW, one tensor: p *= 1 - lr*wd; m, v moments; p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)

@@ -40,14 +40,20 @@ public enum TrainBenchmark {
     }
 
     /// Trains `tiny` on random batches: `warmup` untimed steps, then `steps` timed, products in `precision`.
-    public static func run(threads: Int, warmup: Int = 5, steps: Int = 20, precision: Precision = .fp32) throws -> Result {
-        try MixedPrecision.with(precision) { try measure(threads: threads, warmup: warmup, steps: steps, precision: precision) }
+    /// With a `recipe`, the model has its architecture options and Muon (if chosen) updates the hidden
+    /// matrices: what a recipe costs per step against the peers' workload.
+    public static func run(threads: Int, warmup: Int = 5, steps: Int = 20, precision: Precision = .fp32, recipe: Recipe? = nil) throws -> Result {
+        try MixedPrecision.with(precision) { try measure(threads: threads, warmup: warmup, steps: steps, precision: precision, recipe: recipe) }
     }
 
-    static func measure(threads: Int, warmup: Int, steps: Int, precision: Precision) throws -> Result {
+    static func measure(threads: Int, warmup: Int, steps: Int, precision: Precision, recipe: Recipe?) throws -> Result {
         ComputeThreads.set(threads)
-        let model = try Transformer(config: .tiny, seed: 0)
+        let model = try Transformer(config: recipe?.config(.tiny) ?? .tiny, seed: 0, zeroOutputProjections: recipe?.zeroOutputProjections ?? false)
         let opt = AdamW(learningRate: 3e-4, beta1: 0.9, beta2: 0.95, weightDecay: 0.1, decayOnlyMatrices: false)
+        let muon = recipe?.optimizer == .muon ? Muon(learningRate: recipe!.muonLearningRate) : nil
+        let hidden = muon == nil ? [] : model.hiddenMatrices
+        let hiddenNames = Set(hidden.map(\.name))
+        let adamParams = model.parameters.all.filter { !hiddenNames.contains($0.name) }
         let batches = randomBatches(count: 4, seed: 1)
         var first: Float = 0, last: Float = 0
         var times = [Double]()
@@ -57,7 +63,8 @@ public enum TrainBenchmark {
             let loss = model.loss(batches[i % batches.count])
             loss.backward()
             clipGradNorm(model.parameters.all, maxNorm: 1)
-            opt.update(model.parameters.all)
+            opt.update(adamParams)
+            muon?.update(hidden) { $0.name.hasSuffix(".qkv.weight") ? 3 : 1 }
             if i == 0 { first = loss.item }
             last = loss.item
             if i >= warmup { times.append(MonotonicClock.now() - t0) }
@@ -74,13 +81,13 @@ public enum TrainBenchmark {
 /// A per-op time profile of one forward+backward pass of `tiny` at batch 32×128 (best of a few passes).
 public enum OpsBenchmark {
     /// The best of `passes` profiled forward+backward passes, per op and pass.
-    public static func run(threads: Int, passes: Int = 5, precision: Precision = .fp32) throws -> (rows: [Profiler.Row], totalMs: Double) {
-        try MixedPrecision.with(precision) { try measure(threads: threads, passes: passes) }
+    public static func run(threads: Int, passes: Int = 5, precision: Precision = .fp32, recipe: Recipe? = nil) throws -> (rows: [Profiler.Row], totalMs: Double) {
+        try MixedPrecision.with(precision) { try measure(threads: threads, passes: passes, recipe: recipe) }
     }
 
-    static func measure(threads: Int, passes: Int) throws -> (rows: [Profiler.Row], totalMs: Double) {
+    static func measure(threads: Int, passes: Int, recipe: Recipe?) throws -> (rows: [Profiler.Row], totalMs: Double) {
         ComputeThreads.set(threads)
-        let model = try Transformer(config: .tiny, seed: 0)
+        let model = try Transformer(config: recipe?.config(.tiny) ?? .tiny, seed: 0)
         let batch = TrainBenchmark.randomBatches(count: 1, seed: 1)[0]
         var best: (rows: [Profiler.Row], totalMs: Double)? = nil
         for _ in 0..<passes {
