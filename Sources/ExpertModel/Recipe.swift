@@ -47,6 +47,7 @@ public struct Recipe: Codable, Equatable, Sendable {
         o.batchSize = batchSize
         o.minLearningRateRatio = minLearningRateRatio
         if let s = steps { o.warmupSteps = min(maxWarmupSteps, max(1, Int(Double(s) * warmupFraction))) }
+        if zeroOutputProjections { o.zeroOutputProjections = true }
         if optimizer == .muon {
             o.optimizer = .muon
             o.muonLearningRate = muonLearningRate

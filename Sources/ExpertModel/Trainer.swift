@@ -27,6 +27,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var optimizer: OptimizerChoice?
     /// Muon's peak learning rate (the schedule scales it like AdamW's); nil: 0.02.
     public var muonLearningRate: Float?
+    /// How a model trained from scratch with these options is initialised: output projections at zero
+    /// (`Transformer(config:seed:zeroOutputProjections:)`); recorded here so a run can be repeated. nil: false.
+    public var zeroOutputProjections: Bool?
 
     /// AdamW for every parameter, or Muon for the hidden matrices and AdamW for the rest.
     public enum OptimizerChoice: String, Codable, Sendable, CaseIterable { case adamw, muon }

@@ -143,6 +143,7 @@ public struct BaselinePlan: Codable, Equatable {
         for layers in 2...12 {
             for d in stride(from: 64, through: 1024, by: 32) where d % 32 == 0 {
                 let c = ExpertConfig(dModel: d, nLayers: layers, nHeads: d / 32, dFF: 4 * d, context: ctx)
+                    .with(positions: small.config.positions, qkNorm: small.config.qkNorm, activation: small.config.activation)
                 if abs(c.parameterCount - target) < abs(best.parameterCount - target) { best = c }
             }
         }
@@ -208,7 +209,7 @@ extension Engine {
         log("\(plan.name): \(plan.config.parameterCount) parameters, \(plan.options.steps!) steps at batch \(plan.options.batchSize), "
             + String(format: "%.3g", plan.plannedFLOPs) + " FLOPs, \(mixture.count) training examples (balanced)")
         let run = run(named: plan.name)
-        let model = try Transformer(config: plan.config, seed: plan.options.seed)
+        let model = try Transformer(config: plan.config, seed: plan.options.seed, zeroOutputProjections: plan.options.zeroOutputProjections ?? false)
         var options = plan.options
         options.precision = precision
         let record = try run.train(model, train: mixture, validation: valid, options: options, observer: observer)

@@ -22,9 +22,28 @@ public struct SuiteSpec: Codable {
         public var baseSteps: Int?
         /// `auto`, `bf16` or `fp32` (absent: auto); `train-suite --precision` overrides it.
         public var precision: String?
+        /// The architecture options and optimiser (absent: learned positions, no QK-norm, GELU, AdamW with
+        /// a final learning rate of 0.1× the peak: the suite before format 2).
+        public var positions: ExpertConfig.PositionEncoding?
+        public var qkNorm: Bool?
+        public var activation: ExpertConfig.Activation?
+        public var zeroOutputProjections: Bool?
+        public var optimizer: TrainingOptions.OptimizerChoice?
+        public var muonLearningRate: Float?
+        public var minLearningRateRatio: Float?
         enum CodingKeys: String, CodingKey {
             case preset, steps, seed, threads, batchSize = "batch_size", learningRate = "learning_rate", warmupSteps = "warmup_steps"
             case weightsDType = "weights_dtype", baseSteps = "base_steps", precision
+            case positions, qkNorm = "qk_norm", activation, zeroOutputProjections = "zero_output_projections", optimizer
+            case muonLearningRate = "muon_learning_rate", minLearningRateRatio = "min_learning_rate_ratio"
+        }
+
+        /// The model every expert and the base have: the preset's size with the recipe's architecture options.
+        public var config: ExpertConfig { preset.config.with(positions: positions, qkNorm: qkNorm, activation: activation) }
+
+        /// A freshly initialised model of this recipe.
+        func freshModel() throws -> Transformer {
+            try Transformer(config: config, seed: seed, zeroOutputProjections: zeroOutputProjections ?? false)
         }
     }
     /// One expert of the suite: its folder name, what it does and how it is scored.
@@ -57,6 +76,12 @@ public enum SuiteTrainer {
         o.batchSize = r.batchSize
         o.learningRate = r.learningRate
         o.warmupSteps = r.warmupSteps
+        if let ratio = r.minLearningRateRatio { o.minLearningRateRatio = ratio }
+        if r.zeroOutputProjections == true { o.zeroOutputProjections = true }
+        if r.optimizer == .muon {
+            o.optimizer = .muon
+            o.muonLearningRate = r.muonLearningRate
+        }
         o.validateEvery = max(250, r.steps / 10)
         o.checkpointEvery = max(250, r.steps / 20)
         o.validationExamples = 500
@@ -111,7 +136,7 @@ public enum SuiteTrainer {
         do { precision = try MixedPrecision.resolve(choice) } catch { throw TriageError.badInput("\(error)") }
         log("products in \(precision.rawValue)" + (precision == .bf16 ? " (\(MixedPrecision.kernel.rawValue))" : ""))
         ComputeThreads.set(spec.recipe.threads)
-        let config = spec.recipe.preset.config
+        let config = spec.recipe.config
         let data = try spec.experts.map { try ExpertData(suite: suite, entry: $0, config: config) }
         // A --only run retrains the named experts from the base as it is; the base itself is retrained only when
         // its recipe or data changed, or on a full --force run.
@@ -134,7 +159,7 @@ public enum SuiteTrainer {
             log("\(e.name): \(train.count) train, \(valid.count) valid, \(test.count) test; \(spec.recipe.steps) steps"
                 + (base != nil ? " from the shared base" : ""))
             let model = try base.map { try Transformer.load(try SafeTensors.read(data: $0.weights), origin: "\(suite)/\(SharedBase.directoryName)") }
-                ?? Transformer(config: config, seed: spec.recipe.seed)
+                ?? spec.recipe.freshModel()
             let progress = observer(e.name)
             let run = TrainingRun(folder: dir, checkpointName: ".checkpoint.safetensors")
             let record = try run.train(model, train: train, validation: valid, options: opts, observer: progress)
@@ -180,7 +205,7 @@ public enum SuiteTrainer {
         let valid = BalancedMixture.validation(data.map(\.valid), total: opts.validationExamples)
         log("shared base: \(opts.steps!) steps on \(mixture.count) examples (the \(spec.experts.count) experts' training data, balanced)")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let model = try Transformer(config: config, seed: spec.recipe.seed)
+        let model = try spec.recipe.freshModel()
         let progress = observer("base")
         let run = TrainingRun(folder: dir, checkpointName: ".checkpoint.safetensors")
         let record = try run.train(model, train: mixture, validation: valid, options: opts, observer: progress)
