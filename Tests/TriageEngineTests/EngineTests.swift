@@ -42,11 +42,16 @@ final class EngineTests: XCTestCase {
 
     func testUserRunScheduleFollowsTheBudget() {
         var req = AddRequest(name: "x", dataPath: "d", budget: .steps(2000))
-        req.recipe.learningRate = 2e-3
+        req.recipe.learningRate = 3e-3
         XCTAssertEqual(req.options.steps, 2000)
-        XCTAssertEqual(req.options.warmupSteps, 100)
+        XCTAssertEqual(req.options.warmupSteps, 200)
         XCTAssertEqual(req.options.validateEvery, 200)
-        XCTAssertEqual(req.options.learningRate, 2e-3)
+        XCTAssertEqual(req.options.learningRate, 3e-3)
+        // The standard recipe: Muon for the hidden matrices, initialisation recorded in the options.
+        XCTAssertEqual(req.options.optimizer, .muon)
+        XCTAssertEqual(req.options.zeroOutputProjections, true)
+        req.budget = .steps(5000)
+        XCTAssertEqual(req.options.warmupSteps, 200)
         req.budget = .steps(30)
         XCTAssertEqual(req.options.warmupSteps, 3)
         XCTAssertEqual(req.options.validateEvery, 50)
