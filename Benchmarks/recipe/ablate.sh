@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One recipe ablation run: trains a task of the shipped suite from random weights with `triage experts add`
 # in a scratch registry (the suite's train/valid/test files, a fixed step budget, the recipe flags given),
-# and writes the progress log (validation curve) and the summary to Benchmarks/recipe/runs/TASK/LABEL.jsonl.
+# and writes the summary to Benchmarks/recipe/runs/TASK/LABEL.jsonl and the progress (the validation curve) to LABEL.log.
 #   bash Benchmarks/recipe/ablate.sh TASK LABEL STEPS [recipe flags...]
 #   e.g. bash Benchmarks/recipe/ablate.sh sort muon 2000 --recipe gpt2 --learning-rate 2e-3 --optimizer muon
 # Summarise every run with: python3 Benchmarks/recipe/summarize.py

@@ -8,7 +8,9 @@ runs = {}
 for f in sorted(root.glob("*/*.jsonl")):
     lines = [json.loads(l) for l in f.read_text().splitlines() if l.strip()]
     cmd, summary = lines[0], lines[-1]
-    curve = [(l["step"], l["validation_accuracy"]) for l in lines if l.get("event") == "progress"]
+    every = max(50, cmd["steps"] // 10)  # experts add validates every tenth of the steps; its progress goes to the .log
+    log = [json.loads(l) for l in f.with_suffix(".log").read_text().splitlines() if l.startswith("{")]
+    curve = sorted({l["step"]: l["validation_accuracy"] for l in log if l.get("event") == "progress" and l["step"] % every == 0}.items())
     t = summary["training"]
     runs[(cmd["label"], cmd["task"])] = dict(flags=cmd["flags"], steps=t["steps"], valid=100 * t["best_validation_accuracy"],
                                            test=100 * summary["metrics"]["exact_match"], ms=1000 * t["seconds"] / t["steps"], curve=curve)

@@ -39,7 +39,7 @@ final class CompareTests: XCTestCase {
         let big = try XCTUnwrap(baselines.first { $0["name"] as? String == "single-same-params" })
         XCTAssertEqual(same["steps"] as? Int, 360)
         XCTAssertEqual(same["batch_size"] as? Int, 32)
-        let nano = ExpertConfig.nano
+        let nano = Recipe.standard.config(.nano)  // what experts add builds
         XCTAssertEqual(os["oracle"]?["params"] as? Int, 2 * nano.parameterCount)
         let bigParams = try XCTUnwrap(big["params"] as? Int)
         XCTAssertLessThan(abs(bigParams - 2 * nano.parameterCount), nano.parameterCount / 4, "the larger model's size is not close to the experts' sum")

@@ -16,9 +16,14 @@ enum SuiteHome {
 
     /// Made on first use; XCTest runs one test at a time, and `make` is called once under the lock.
     private static let made = Result<String, any Error> {
-        // One fixed folder, replaced by each run: the shared home (~80 MB) is not left in /tmp once per run.
-        let home = NSTemporaryDirectory() + "triage-serve-tests-suite-home"
-        try? FileManager.default.removeItem(atPath: home)
+        // One folder per test process (two runs at once must not replace each other's), and the folders of
+        // runs that have ended are removed, so the shared home (~80 MB) is not left in /tmp once per run.
+        let prefix = "triage-serve-tests-suite-home-"
+        for old in (try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? [] where old.hasPrefix(prefix) {
+            if let pid = Int32(old.dropFirst(prefix.count)), pid != getpid(), kill(pid, 0) == 0 { continue }
+            try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + old)
+        }
+        let home = NSTemporaryDirectory() + prefix + "\(getpid())"
         let engine = try Engine(home: home, suiteDirectory: repo + "/Experts")
         let names = try engine.bootstrapIfEmpty(log: { _ in })
         guard names.count >= 2 else { throw SetupFailed(description: "could not import the suite from \(repo)/Experts") }
