@@ -54,7 +54,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "TriageCLI", dependencies: [
-            "TriageEngine", "TriageLab", "TriagePresentation", "TriageServer", "ExpertModel", "TensorCore",
+            "TriageEngine", "TriageLab", "TriagePresentation", "TriageServer", "ExpertModel", "Router", "TensorCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "CKernels"], resources: [.copy("Fixtures")]),

@@ -54,9 +54,14 @@ OOD=()
 [ -f Benchmarks/data/ood_requests.jsonl ] && OOD=(--ood Benchmarks/data/ood_requests.jsonl)
 BG=()
 [ -f "$EXPERTS/_background/background.jsonl" ] && BG=(--background "$EXPERTS/_background/background.jsonl")
+# Near-domain: the measurement set (never trained on) and the training-side modules (used only when
+# ROUTER_ARGS sets --near-domain-weight above its default 0).
+NEAR=()
+[ -f Benchmarks/data/near_domain_requests.jsonl ] && NEAR+=(--near Benchmarks/data/near_domain_requests.jsonl)
+[ -f "$EXPERTS/_background/near_domain.jsonl" ] && NEAR+=(--near-background "$EXPERTS/_background/near_domain.jsonl")
 # shellcheck disable=SC2086
 "$TRIAGE" bench route --train "$OUT/train.jsonl" --valid "$OUT/valid.jsonl" --test "$OUT/test.jsonl" \
-  "${OOD[@]}" "${BG[@]}" --save "$OUT/router.safetensors" --json ${ROUTER_ARGS:-} > "$OUT/triage.json"
+  "${OOD[@]}" "${BG[@]}" "${NEAR[@]}" --save "$OUT/router.safetensors" --json ${ROUTER_ARGS:-} > "$OUT/triage.json"
 
 python3 - "$OUT/fasttext.json" "$OUT/triage.json" <<'PY'
 import json, sys
@@ -76,4 +81,15 @@ print(f"Triage abstention: in-domain accept rate {tr['accept_rate_in_domain']:.4
       + (f", OOD abstain rate {tr['abstain_rate_ood']:.4f} over {tr['n_ood']} "
          + "(" + ", ".join(f"{k} {v:.3f}" for k, v in sorted(tr['abstain_rate_ood_by_kind'].items())) + ")"
          if tr.get("abstain_rate_ood") is not None else ""))
+if tr.get("abstain_rate_near") is not None:
+    k = tr["abstain_rate_near_by_kind"]
+    n = {kind: 0 for kind in k}
+    for line in open("Benchmarks/data/near_domain_requests.jsonl"):
+        n[json.loads(line)["kind"]] += 1
+    head = [x for x in ("near_domain", "word_task") if x in k]
+    rate = sum(k[x] * n[x] for x in head) / max(1, sum(n[x] for x in head))
+    print(f"Triage near-domain abstain rate {rate:.4f} over {sum(n[x] for x in head)} (near_domain + word_task; "
+          + ", ".join(f"{x} {v:.3f}" for x, v in sorted(k.items())) + "); without the novelty check: "
+          + ", ".join(f"{x} {v:.3f}" for x, v in sorted(tr['abstain_rate_near_by_kind_no_novelty'].items()))
+          + f"; in-domain accept rate without it {tr['accept_rate_in_domain_no_novelty']:.4f}")
 PY

@@ -182,7 +182,7 @@ public final class ExpertDecoder {
     /// the argmax next token of each row listed in `wanted`.
     /// `prefillRuns` lists (first row, length) of whole prompts starting at position 0: their attention
     /// runs as small matrix products per prompt and head instead of row by row.
-    private func forward(tokens: [Int32], slots: [Int], positions: [Int], wanted: [Int], prefillRuns: [(Int, Int)]? = nil) -> [Int32] {
+    private func forward(tokens: [Int32], slots: [Int], positions: [Int], wanted: [Int], prefillRuns: [(Int, Int)]? = nil) -> (next: [Int32], logProbs: [Float]) {
         let rows = tokens.count, d = cfg.dModel, hd = d / cfg.nHeads, ctx = cfg.context, heads = cfg.nHeads
         let xp = x.pointer, hp = h.pointer, qp = qkv.pointer, ap = att.pointer, fp = ff.pointer
         for r in 0..<rows {
@@ -243,7 +243,18 @@ public final class ExpertDecoder {
         linear(hp, tokW, headT, headB, zeroBias.pointer, logits.pointer, rows: n, inF: d, outF: v)  // the tied head has no bias
         var next = [Int32](repeating: 0, count: n)
         next.withUnsafeMutableBufferPointer { tc_argmax_rows(logits.pointer, $0.baseAddress!, n, v) }
-        return next
+        // The greedy token's log-probability: its logit minus the row's log-sum-exp (a few hundred exps
+        // per row, nothing beside the products).
+        var logProbs = [Float](repeating: 0, count: n)
+        let lp = logits.pointer
+        for r in 0..<n {
+            let row = lp + r * v
+            let top = row[Int(next[r])]
+            var sum: Float = 0
+            for j in 0..<v { sum += expf(row[j] - top) }
+            logProbs[r] = -logf(sum)
+        }
+        return (next, logProbs)
     }
 
     /// Causal attention over whole prompts with the training kernel (per prompt and head, on strided
@@ -290,6 +301,13 @@ public final class ExpertDecoder {
     /// after `maxNewTokens`, or at the end of the context. Returns the generated tokens without EOS.
     /// With `stopAtEOS` false every request gets exactly `maxNewTokens` (benchmarks).
     public func generate(prompts: [[Int32]], maxNewTokens: Int, stopAtEOS: Bool = true) throws -> [[Int32]] {
+        try generateScored(prompts: prompts, maxNewTokens: maxNewTokens, stopAtEOS: stopAtEOS).map(\.tokens)
+    }
+
+    /// `generate`, with the model's log-probability of every greedy choice: one per generated token, plus
+    /// one for the EOS that ended the answer (when it did), so that stopping is scored too. These are what
+    /// an answer's confidence is made of (`AnswerConfidence`).
+    public func generateScored(prompts: [[Int32]], maxNewTokens: Int, stopAtEOS: Bool = true) throws -> [ScoredTokens] {
         for p in prompts where p.isEmpty || p.count > maxPromptTokens {
             throw ExpertError.inputTooLong(bytes: max(0, p.count - 2), limit: maxPromptTokens - 2)
         }
@@ -301,13 +319,13 @@ public final class ExpertDecoder {
             // products; a request's answer does not depend on which shard (or batch) it is in.
             while shards.count < shardCount { shards.append(ExpertDecoder(model: model, workerLimit: 1, sharing: self, precision: precision)) }
             materializeTransposes()
-            var results = [[[Int32]]](repeating: [], count: shardCount)
+            var results = [[ScoredTokens]](repeating: [], count: shardCount)
             var failure: Error?
             let lock = NSLock()
             BLAS.singleThreaded {
                 Parallel.indexedChunks(count, workers: shardCount) { w, range in
                     do {
-                        let out = try shards[w].generate(prompts: Array(prompts[range]), maxNewTokens: maxNewTokens, stopAtEOS: stopAtEOS)
+                        let out = try shards[w].generateScored(prompts: Array(prompts[range]), maxNewTokens: maxNewTokens, stopAtEOS: stopAtEOS)
                         lock.lock(); results[w] = out; lock.unlock()
                     } catch {
                         lock.lock(); failure = error; lock.unlock()
@@ -326,29 +344,33 @@ public final class ExpertDecoder {
             for (t, tok) in p.enumerated() { tokens.append(tok); slots.append(s); positions.append(t) }
             wanted.append(tokens.count - 1)
         }
-        var next = forward(tokens: tokens, slots: slots, positions: positions, wanted: wanted, prefillRuns: runs)
+        var (next, logp) = forward(tokens: tokens, slots: slots, positions: positions, wanted: wanted, prefillRuns: runs)
         var outputs = [[Int32]](repeating: [], count: count)
+        var scores = [[Float]](repeating: [], count: count)
         var length = prompts.map(\.count)
         var active = [Int]()
         for s in 0..<count {
-            if (stopAtEOS && next[s] == Vocabulary.eos) || maxNewTokens == 0 { continue }
+            if maxNewTokens == 0 { continue }
+            scores[s].append(logp[s])
+            if stopAtEOS && next[s] == Vocabulary.eos { continue }
             outputs[s].append(next[s])
             if outputs[s].count < maxNewTokens && length[s] < cfg.context { active.append(s) }
         }
         while !active.isEmpty {
             let toks = active.map { outputs[$0].last! }
             let pos = active.map { length[$0] }
-            next = forward(tokens: toks, slots: active, positions: pos, wanted: Array(0..<active.count))
+            (next, logp) = forward(tokens: toks, slots: active, positions: pos, wanted: Array(0..<active.count))
             var still = [Int]()
             for (i, s) in active.enumerated() {
                 length[s] += 1
+                scores[s].append(logp[i])
                 if stopAtEOS && next[i] == Vocabulary.eos { continue }
                 outputs[s].append(next[i])
                 if outputs[s].count < maxNewTokens && length[s] < cfg.context { still.append(s) }
             }
             active = still
         }
-        return outputs
+        return zip(outputs, scores).map { ScoredTokens(tokens: $0, logProbs: $1) }
     }
 
     /// Answers for text inputs, decoded in batches of `batchSize`.
@@ -362,4 +384,33 @@ public final class ExpertDecoder {
         }
         return out
     }
+
+    /// `answer` with each answer's per-token log-probabilities (see `generateScored`).
+    public func answerScored(_ inputs: [String], maxOutputBytes: Int, batchSize: Int = 64) throws -> [ScoredAnswer] {
+        var out = [ScoredAnswer]()
+        out.reserveCapacity(inputs.count)
+        for start in stride(from: 0, to: inputs.count, by: batchSize) {
+            let chunk = inputs[start..<min(inputs.count, start + batchSize)]
+            let gen = try generateScored(prompts: chunk.map(Vocabulary.prompt), maxNewTokens: maxOutputBytes)
+            out += gen.map { ScoredAnswer(text: Vocabulary.text($0.tokens), logProbs: $0.logProbs) }
+        }
+        return out
+    }
+}
+
+/// Generated tokens and the log-probability of each greedy choice (the last one may be EOS's, which is
+/// not among `tokens`).
+public struct ScoredTokens: Sendable, Equatable {
+    public var tokens: [Int32]
+    public var logProbs: [Float]
+    public init(tokens: [Int32], logProbs: [Float]) { (self.tokens, self.logProbs) = (tokens, logProbs) }
+}
+
+/// A decoded answer and the log-probability of each of its greedy choices, EOS included.
+public struct ScoredAnswer: Sendable, Equatable {
+    public var text: String
+    public var logProbs: [Float]
+    public init(text: String, logProbs: [Float]) { (self.text, self.logProbs) = (text, logProbs) }
+    /// How sure the expert was of this answer (see `AnswerConfidence`).
+    public var confidence: Double { AnswerConfidence.score(logProbs) }
 }

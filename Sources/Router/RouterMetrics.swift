@@ -28,4 +28,10 @@ public struct RouterMetrics: Codable, Equatable, Sendable {
     /// Wall time of the whole `train` call (featurising, SGD, validation).
     public var trainSeconds: Double
     public var epochs: Int
+    /// Near-domain background lines given and used (after upsampling or subsampling).
+    public var nearDomainAvailable: Int?
+    public var nearDomainUsed: Int?
+    /// Per expert: the novelty share above which requests are refused, and the share of its novelty bits set.
+    public var noveltyThresholds: [String: Float]?
+    public var noveltyFill: [String: Double]?
 }

@@ -13,6 +13,8 @@ extension RouterModel {
         static let input = "router.input_embeddings"
         static let output = "router.output_weights"
         static let bias = "router.output_bias"
+        static let noveltyBits = "router.novelty_bits"
+        static let noveltyThresholds = "router.novelty_thresholds"
     }
 
     /// Writes atomically (temporary file, fsync, rename), so a crash never leaves half a router.
@@ -29,8 +31,19 @@ extension RouterModel {
             "threshold_method": thresholdMethod,
             "config": String(decoding: try enc.encode(config), as: UTF8.self),
         ]
-        try SafeTensors.write([Key.input: inputWeights, Key.output: outputWeights, Key.bias: outputBias],
-                              metadata: metadata, to: path)
+        var items: [String: SafeTensors.Item] = [Key.input: .init(inputWeights), Key.output: .init(outputWeights), Key.bias: .init(outputBias)]
+        if let n = novelty {
+            // Each 64-bit word as two I32s, low half first.
+            var ints = [Int64]()
+            ints.reserveCapacity(n.words.count * 2)
+            for w in n.words {
+                ints.append(Int64(Int32(bitPattern: UInt32(truncatingIfNeeded: w))))
+                ints.append(Int64(Int32(bitPattern: UInt32(truncatingIfNeeded: w >> 32))))
+            }
+            items[Key.noveltyBits] = .init(integers: ints, shape: [n.thresholds.count, n.bits / 32], as: .i32)
+            items[Key.noveltyThresholds] = .init(Tensor(shape: [n.thresholds.count], values: n.thresholds))
+        }
+        try SafeTensors.write(items, metadata: metadata, to: path)
     }
 
     public static func load(from path: String) throws -> RouterModel {
@@ -58,8 +71,22 @@ extension RouterModel {
         guard let input = file[Key.input], let output = file[Key.output], let bias = file[Key.bias] else {
             throw RouterError.malformedModel("\(path): needs tensors \(Key.input), \(Key.output), \(Key.bias)")
         }
+        var novelty: NoveltyIndex?
+        if let bitsEntry = file.entries[Key.noveltyBits] {
+            guard bitsEntry.dtype == .i32, bitsEntry.shape.count == 2, let ints = bitsEntry.integers,
+                  let th = file[Key.noveltyThresholds], th.shape == [bitsEntry.shape[0]] else {
+                throw RouterError.malformedModel("\(path): \(Key.noveltyBits) must be I32 [experts, bits/32] with \(Key.noveltyThresholds) F32 [experts]")
+            }
+            var words = [UInt64]()
+            words.reserveCapacity(ints.count / 2)
+            for i in stride(from: 0, to: ints.count - 1, by: 2) {
+                words.append(UInt64(UInt32(truncatingIfNeeded: ints[i])) | UInt64(UInt32(truncatingIfNeeded: ints[i + 1])) << 32)
+            }
+            novelty = try NoveltyIndex(bits: bitsEntry.shape[1] * 32, words: words, thresholds: th.values,
+                                       minn: config.minn, maxn: config.maxn)
+        }
         return try RouterModel(config: config, labels: labels, threshold: threshold,
                                thresholdMethod: m["threshold_method"] ?? "", inputWeights: input,
-                               outputWeights: output, outputBias: bias)
+                               outputWeights: output, outputBias: bias, novelty: novelty)
     }
 }

@@ -25,12 +25,14 @@ public final class RouterModel: @unchecked Sendable {
     /// [labels.count]
     public let outputBias: Tensor
     public let hasher: FeatureHasher
+    /// Each expert's seen n-grams and novelty threshold; nil for routers trained without one.
+    public let novelty: NoveltyIndex?
 
     let backgroundIndex: Int?
     let expertIndices: [Int]
 
     public init(config: RouterConfig, labels: [String], threshold: Float, thresholdMethod: String,
-                inputWeights: Tensor, outputWeights: Tensor, outputBias: Tensor) throws {
+                inputWeights: Tensor, outputWeights: Tensor, outputBias: Tensor, novelty: NoveltyIndex? = nil) throws {
         try config.validate()
         guard !labels.isEmpty, Set(labels).count == labels.count else {
             throw RouterError.malformedModel("labels must be non-empty and distinct, got \(labels)")
@@ -54,12 +56,22 @@ public final class RouterModel: @unchecked Sendable {
         expertIndices = labels.indices.filter { labels[$0] != Self.backgroundLabel }
         experts = expertIndices.map { labels[$0] }
         guard !experts.isEmpty else { throw RouterError.malformedModel("no expert among labels \(labels)") }
+        if let novelty, novelty.thresholds.count != experts.count {
+            throw RouterError.malformedModel("novelty index covers \(novelty.thresholds.count) experts, the router has \(experts.count)")
+        }
+        self.novelty = novelty
     }
 
     /// The same weights with another threshold.
     public func withThreshold(_ threshold: Float, method: String = "set by hand") throws -> RouterModel {
         try RouterModel(config: config, labels: labels, threshold: threshold, thresholdMethod: method,
-                        inputWeights: inputWeights, outputWeights: outputWeights, outputBias: outputBias)
+                        inputWeights: inputWeights, outputWeights: outputWeights, outputBias: outputBias, novelty: novelty)
+    }
+
+    /// The same router with another novelty index (nil: no novelty check).
+    public func withNovelty(_ novelty: NoveltyIndex?) throws -> RouterModel {
+        try RouterModel(config: config, labels: labels, threshold: threshold, thresholdMethod: thresholdMethod,
+                        inputWeights: inputWeights, outputWeights: outputWeights, outputBias: outputBias, novelty: novelty)
     }
 
     // MARK: Inference
@@ -115,7 +127,9 @@ public final class RouterModel: @unchecked Sendable {
     ///   - threshold: overrides the model's threshold for this call.
     ///   - fallback: an expert to hand the request to when the router abstains (it need not be one of
     ///     `experts`); the decision is then marked `usedFallback`, and still `abstained`.
-    public func route(_ text: String, top: Int = 3, threshold: Float? = nil, fallback: String? = nil) -> RoutingDecision {
+    ///   - checkNovelty: false skips the novelty check (to measure the router without it).
+    public func route(_ text: String, top: Int = 3, threshold: Float? = nil, fallback: String? = nil,
+                      checkNovelty: Bool = true) -> RoutingDecision {
         let t = threshold ?? self.threshold
         let classes = labels.count
         let dim = config.dim
@@ -127,13 +141,19 @@ public final class RouterModel: @unchecked Sendable {
             var best = expertIndices[0]
             for c in expertIndices where probs[c] > probs[best] { best = c }
             let confidence = probs[best]
-            let reason: RoutingDecision.AbstainReason?
+            var reason: RoutingDecision.AbstainReason?
+            var novel: Float?
             if features == 0 {
                 reason = .empty
             } else if let bg = backgroundIndex, probs[bg] > confidence {
                 reason = .unlikeAnyTask
             } else if confidence < t {
                 reason = .belowThreshold
+            } else if checkNovelty, let novelty {
+                let e = expertIndices.firstIndex(of: best)!
+                let share = novelty.novelty(text, expert: e)
+                novel = share
+                reason = share > novelty.thresholds[e] ? .novel : nil
             } else {
                 reason = nil
             }
@@ -141,7 +161,7 @@ public final class RouterModel: @unchecked Sendable {
             let useFallback = abstained && fallback != nil
             return RoutingDecision(expert: abstained ? fallback : labels[best], confidence: confidence,
                                    abstained: abstained, usedFallback: useFallback, reason: reason,
-                                   threshold: t, top: candidates)
+                                   threshold: t, top: candidates, novelty: novel)
         }
     }
 

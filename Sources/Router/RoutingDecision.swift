@@ -17,6 +17,9 @@ public struct RoutingDecision: Codable, Equatable, Sendable {
         case belowThreshold = "below_threshold"
         /// The request has no features (empty or only whitespace).
         case empty
+        /// Too many of the request's byte n-grams never occur in the chosen expert's training inputs
+        /// (`NoveltyIndex`): it resembles the task without being it.
+        case novel = "novel_request"
     }
 
     /// The chosen expert; nil when abstaining without a fallback, the fallback's name when one was used.
@@ -33,9 +36,13 @@ public struct RoutingDecision: Codable, Equatable, Sendable {
     public let threshold: Float
     /// The closest experts, most probable first.
     public let top: [Candidate]
+    /// The share of the request's n-grams the best expert's training inputs never contained, when the
+    /// router has a novelty index and got that far.
+    public let novelty: Float?
 
     public init(expert: String?, confidence: Float, abstained: Bool, usedFallback: Bool, reason: AbstainReason?,
-                threshold: Float, top: [Candidate]) {
+                threshold: Float, top: [Candidate], novelty: Float? = nil) {
+        self.novelty = novelty
         self.expert = expert
         self.confidence = confidence
         self.abstained = abstained

@@ -21,6 +21,13 @@ extension Bench {
         @Option(help: "Validation pairs that set the threshold (default: every 20th training line, held out).") var valid: String?
         @Option(help: "Out-of-distribution requests, {\"input\", \"kind\"} per line.") var ood: String?
         @Option(help: "Background text, {\"input\"} per line, for the background class.") var background: String?
+        @Option(help: "Near-domain background, {\"input\"} per line (other math modules), added to the background class.")
+        var nearBackground: String?
+        @Option(help: "Near-domain requests to measure abstention on, {\"input\", \"kind\", \"module\"} per line.") var near: String?
+        @Option(help: "Near-domain background examples per expert-sized share (0: none).") var nearDomainWeight: Double?
+        @Option(help: "Novelty bit-set size per expert (power of two; 0: no novelty check).") var noveltyBits: Int?
+        @Option(help: "Lowest novelty threshold (share of never-seen n-grams).") var noveltyFloor: Double?
+        @Option(help: "Share of each expert's validation inputs its novelty threshold accepts.") var noveltyTargetAcceptance: Double?
         @Option(name: .customLong("write-peer-files"), help: "Write train/valid/test JSONL for both routers into this folder.")
         var peerDir: String?
         @Option(help: "Expert folders for --write-peer-files.") var experts: String = "Experts"
@@ -41,6 +48,7 @@ extension Bench {
             var o = RouterBenchmark.Overrides()
             (o.buckets, o.dim, o.epochs, o.learningRate, o.maxPerExpert) = (buckets, dim, epochs, lr, maxPerExpert)
             (o.targetAcceptance, o.backgroundWeight, o.wordCount, o.seed) = (targetAcceptance, backgroundWeight, wordCount, seed)
+            (o.nearDomainWeight, o.noveltyBits, o.noveltyFloor, o.noveltyTargetAcceptance) = (nearDomainWeight, noveltyBits, noveltyFloor, noveltyTargetAcceptance)
             return o
         }
 
@@ -59,7 +67,8 @@ extension Bench {
             }
             guard let train, let test else { return }
             let r = try RouterBenchmark.run(trainPath: train, testPath: test, validPath: valid, oodPath: ood,
-                                            backgroundPath: background, config: config, passes: passes, savePath: save)
+                                            backgroundPath: background, nearBackgroundPath: nearBackground, nearPath: near,
+                                            config: config, passes: passes, savePath: save)
             if json {
                 print(try JSONOutput.line(r))
                 return
@@ -79,6 +88,13 @@ extension Bench {
                 let kinds = (r.abstainRateOODByKind ?? [:]).sorted { $0.key < $1.key }
                     .map { String(format: "%@ %.3f", $0.key, $0.value) }.joined(separator: ", ")
                 print(String(format: "OOD abstain rate %.4f over %d (%@)", o, r.nOOD ?? 0, kinds))
+            }
+            if let a = r.abstainRateNear {
+                func kinds(_ d: [String: Double]?) -> String { (d ?? [:]).sorted { $0.key < $1.key }.map { String(format: "%@ %.3f", $0.key, $0.value) }.joined(separator: ", ") }
+                print(String(format: "near-domain abstain rate %.4f over %d (%@); without the novelty check: %@", a, r.nNear ?? 0,
+                             kinds(r.abstainRateNearByKind), kinds(r.abstainRateNearByKindNoNovelty)))
+                print("near-domain abstain rate by module: " + kinds(r.abstainRateNearByModule))
+                if let acc = r.acceptRateInDomainNoNovelty { print(String(format: "without the novelty check: in-domain accept rate %.4f", acc)) }
             }
         }
     }

@@ -67,6 +67,8 @@ struct Experts: ParsableCommand {
         var initFrom: String?
         @Flag(help: "Skip malformed lines (and report them) instead of stopping at the first.") var skipBadLines = false
         @Flag(help: "Replace an existing expert of the same name (its version goes up).") var replace = false
+        @Option(help: "Default minimum calibrated confidence (0-1): `ask` declines this expert's answers below it as \"not sure\" (exit 4) unless its own --min-confidence says otherwise.")
+        var minConfidence: Double?
         @OptionGroup var precision: PrecisionOption
         @Flag(help: "Progress and summary as JSON.") var json = false
 
@@ -74,6 +76,7 @@ struct Experts: ParsableCommand {
             if steps == nil && minutes == nil { throw ValidationError("give a training budget: --steps N or --minutes M") }
             if let s = steps, s <= 0 { throw ValidationError("--steps must be positive") }
             if let m = minutes, m <= 0 { throw ValidationError("--minutes must be positive") }
+            if let m = minConfidence, !(m >= 0 && m <= 1) { throw ValidationError("--min-confidence must be in [0, 1]") }
         }
 
         func run() throws {
@@ -89,6 +92,7 @@ struct Experts: ParsableCommand {
                 req.skipBadLines = skipBadLines
                 req.replace = replace
                 req.initFrom = initFrom
+                req.minConfidence = minConfidence
                 req.precision = precision.precision
                 Interruption.install()
                 let s = try engine.addExpert(req, observer: ProgressReporter(label: name, json: json), log: note)
@@ -153,6 +157,8 @@ extension Experts {
         @Option(help: "Only these experts (comma-separated).") var only: String?
         @Flag(help: "Retrain even experts that are up to date.") var force = false
         @Flag(help: "Only retrain the suite's router (Experts/_router).") var routerOnly = false
+        @Flag(help: "Only (re)fit each expert's answer-confidence calibration on its valid.jsonl and write it into expert.json (weights untouched).")
+        var calibrateOnly = false
         @Option(help: "Products in bf16 or fp32 (default: the recipe's `precision`, else auto: bf16 where the CPU has AVX512-BF16 or AMX).")
         var precision: PrecisionChoice?
         @Flag(help: "Progress as JSON lines.") var json = false
@@ -160,6 +166,7 @@ extension Experts {
             try guarded {
                 guard let dir = suite ?? SuiteLocator.locate() else { throw TriageError.notFound("no Experts/ folder found; pass --suite DIR") }
                 if routerOnly { try SuiteTrainer.trainRouter(suite: dir, spec: try SuiteSpec.read(dir), log: note); return }
+                if calibrateOnly { try SuiteTrainer.calibrate(suite: dir, only: only.map { Set($0.split(separator: ",").map(String.init)) }, log: note); return }
                 Interruption.install()
                 try SuiteTrainer.train(suite: dir, only: only.map { Set($0.split(separator: ",").map(String.init)) }, force: force, precision: precision,
                                        observer: { ProgressReporter(label: $0, json: json) }, log: note)

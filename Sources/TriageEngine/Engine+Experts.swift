@@ -40,6 +40,9 @@ public struct AddRequest: Sendable {
     public var replace = false
     /// Weights to start from instead of a random initialisation (fine-tuning); their config must be the preset's.
     public var initFrom: String?
+    /// The expert's default minimum calibrated confidence: answers below it are declined as "not sure"
+    /// unless `ask --min-confidence` says otherwise (nil: answer everything).
+    public var minConfidence: Double?
 
     /// A request with the default recipe.
     public init(name: String, dataPath: String, budget: TrainingBudget) {
@@ -116,6 +119,20 @@ extension Engine {
         return Scoring.metrics(predictions: answers, references: examples.map(\.output), metric: metric)
     }
 
+    /// Fits an expert's confidence calibration on its validation examples: decodes them, scores each
+    /// answer (`AnswerConfidence.defaultScore`) and fits the isotonic map from score to right/wrong.
+    /// Nil without validation examples.
+    public static func fitCalibration(decoder: ExpertDecoder, validation: [Example], maxOutputBytes: Int,
+                                      minConfidence: Double? = nil) throws -> ConfidenceCalibration? {
+        guard !validation.isEmpty else { return nil }
+        if let m = minConfidence, !(m >= 0 && m <= 1) { throw TriageError.badInput("--min-confidence must be in [0, 1], got \(m)") }
+        let answers = try decoder.answerScored(validation.map(\.input), maxOutputBytes: maxOutputBytes)
+        let kind = AnswerConfidence.defaultScore
+        return ConfidenceCalibration.fit(scores: answers.map { AnswerConfidence.score($0.logProbs, kind: kind) },
+                                         correct: zip(answers, validation).map { $0.text == $1.output }, kind: kind,
+                                         minConfidence: minConfidence)
+    }
+
     /// Validates the data, trains, evaluates, registers the expert with a retrained router, atomically.
     /// A killed run leaves the registry as it was; run again, it resumes from its last checkpoint.
     public func addExpert(_ req: AddRequest, observer: TrainingObserver?, log: (String) -> Void) throws -> AddSummary {
@@ -123,6 +140,7 @@ extension Engine {
         if !req.replace, try registry.expert(named: req.name) != nil {
             throw TriageError.badInput("an expert named '\(req.name)' already exists (remove it first, or pass --replace)")
         }
+        if let m = req.minConfidence, !(m >= 0 && m <= 1) { throw TriageError.badInput("--min-confidence must be in [0, 1], got \(m)") }
         let config = req.recipe.config(req.preset.config)
         do { _ = try MixedPrecision.resolve(req.precision) } catch { throw TriageError.badInput("\(error)") }
         let read = try ExampleReader.read(path: req.dataPath, context: config.context, skipBadLines: req.skipBadLines)
@@ -170,6 +188,8 @@ extension Engine {
         manifest.training = .init(options: options, record: record, initialWeightsSHA256: initialSHA)
         manifest.metrics = metrics
         manifest.metrics?.validationExactMatch = record.bestValidationAccuracy
+        manifest.calibration = try Engine.fitCalibration(decoder: decoder, validation: valid, maxOutputBytes: maxOutput,
+                                                         minConfidence: req.minConfidence)
 
         let weights = try storeWeights(model, of: run, name: req.name)
         var data = [DataRole: BlobRef]()
@@ -204,7 +224,7 @@ extension Engine {
         var items = [ExpertRegistration](), inputs = [ExpertInputs]()
         for path in paths {
             let folder = try ExpertFolder.read(path)
-            let m = folder.manifest
+            var m = folder.manifest
             if !replace, try registry.expert(named: m.name) != nil {
                 throw TriageError.badInput("an expert named '\(m.name)' already exists (remove it first, or pass --replace)")
             }
@@ -213,13 +233,18 @@ extension Engine {
             guard model.config == m.config else { throw TriageError.badInput("\(folder.weightsPath): its config differs from \(path)/expert.json") }
             let weights = try registry.blobs.put(fileAt: folder.weightsPath)
             var data = [DataRole: BlobRef]()
-            var train = [String](), valid = [String]()
+            var train = [String](), valid = [String](), validExamples = [Example]()
             for role in DataRole.allCases {
                 guard let p = folder.dataPath(role) else { continue }
                 let ex = try ExampleReader.read(path: p).examples
                 if role == .train { train = ex.map(\.input) }
-                if role == .valid { valid = ex.map(\.input) }
+                if role == .valid { valid = ex.map(\.input); validExamples = ex }
                 data[role] = try registry.blobs.put(fileAt: p)
+            }
+            if m.calibration == nil {  // a manifest from before calibrations: fit one now, on its validation set
+                m.calibration = try Engine.fitCalibration(decoder: ExpertDecoder(model: model), validation: validExamples,
+                                                          maxOutputBytes: m.maxOutputBytes)
+                if m.calibration != nil { log("\(m.name): calibrated answer confidence on \(validExamples.count) validation examples") }
             }
             items.append(ExpertRegistration(record: try makeRecord(manifest: m, weights: weights), weights: weights, data: data))
             inputs.append(ExpertInputs(name: m.name, train: train, valid: valid))

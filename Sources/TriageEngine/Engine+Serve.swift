@@ -23,6 +23,15 @@ public struct ServingExpert: Sendable, Equatable {
     public let created: Int
 }
 
+/// One decoded answer of the server, with the expert's confidence in it.
+public struct ServedAnswer: Sendable, Equatable {
+    public let text: String
+    /// The expert's raw confidence (its calibration's score, `AnswerConfidence`).
+    public let answerConfidence: Double
+    /// The calibrated probability that the answer is right; nil when the expert has no calibration.
+    public let pCorrect: Double?
+}
+
 /// The router's decision for one request, in the server's terms.
 public struct ServingRoute: Sendable, Equatable {
     /// The expert that takes the request (the fallback, when one was used); nil when none fits.
@@ -55,8 +64,12 @@ public final class ServingSnapshot {
     let dataVersion: Int
     let records: [String: ExpertRecord]
     let router: RouterModel?
+    /// Each expert's confidence calibration (experts registered without one are absent).
+    let calibrations: [String: ConfidenceCalibration]
 
-    init(routerVersion: Int?, experts: [String: ServingExpert], fallback: String?, dataVersion: Int, records: [String: ExpertRecord], router: RouterModel?) {
+    init(routerVersion: Int?, experts: [String: ServingExpert], fallback: String?, dataVersion: Int, records: [String: ExpertRecord],
+         router: RouterModel?, calibrations: [String: ConfidenceCalibration]) {
+        self.calibrations = calibrations
         self.routerVersion = routerVersion
         self.experts = experts
         self.fallback = fallback
@@ -83,6 +96,7 @@ extension Engine {
             }
             var experts = [String: ServingExpert]()
             var byName = [String: ExpertRecord]()
+            var calibrations = [String: ConfidenceCalibration]()
             let iso = ISO8601DateFormatter()
             iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]  // the registry's strftime('%Y-%m-%dT%H:%M:%fZ')
             for r in records {
@@ -92,6 +106,7 @@ extension Engine {
                                                 maxOutputBytes: r.maxOutputBytes ?? 64, context: dec.maxPromptTokens + 1,
                                                 created: created.map { Int($0.timeIntervalSince1970) } ?? 0)
                 byName[r.name] = r
+                if let c = try calibration(of: r) { calibrations[r.name] = c }
             }
             var router: RouterModel?
             if let routerRecord {
@@ -104,7 +119,7 @@ extension Engine {
             }
             let fallback = fallbackName.flatMap { byName[$0] == nil ? nil : $0 }
             return ServingSnapshot(routerVersion: routerRecord?.version, experts: experts, fallback: fallback,
-                                   dataVersion: version, records: byName, router: router)
+                                   dataVersion: version, records: byName, router: router, calibrations: calibrations)
         } catch { throw TriageError.from(error) }
     }
 
@@ -132,7 +147,7 @@ extension Engine {
     /// a few requests per expert, too few to split one expert's batch across cores; so the groups run side
     /// by side instead, each on one core with single-threaded products (the largest groups first, each to
     /// the least loaded core). A lone group, or one core, decodes as `decode` does.
-    public func decode(groups: [DecodeGroup], in snapshot: ServingSnapshot) -> [Result<[String], TriageError>] {
+    public func decode(groups: [DecodeGroup], in snapshot: ServingSnapshot) -> [Result<[ServedAnswer], TriageError>] {
         let cores = min(Parallel.threads, BLAS.threads)
         guard groups.count > 1, cores > 1 else {
             return groups.map { g in
@@ -140,7 +155,7 @@ extension Engine {
                     .mapError { TriageError.from($0) }
             }
         }
-        var results = [Result<[String], TriageError>](repeating: .failure(.internalError("not decoded")), count: groups.count)
+        var results = [Result<[ServedAnswer], TriageError>](repeating: .failure(.internalError("not decoded")), count: groups.count)
         var decoders = [ExpertDecoder?](repeating: nil, count: groups.count)
         for (i, g) in groups.enumerated() {
             guard let record = snapshot.records[g.expert] else { results[i] = .failure(.notFound("no expert named '\(g.expert)'")); continue }
@@ -163,8 +178,11 @@ extension Engine {
                 Parallel.indexedChunks(cores, workers: cores) { c, _ in
                     for i in plan[c] {  // each result slot is written by the one core that owns its group
                         let g = groups[i]
-                        out[i] = Result { try decoders[i]!.answer(g.inputs, maxOutputBytes: g.maxOutputBytes, batchSize: 64) }
-                            .mapError { TriageError.from($0) }
+                        let calibration = snapshot.calibrations[g.expert]
+                        out[i] = Result {
+                            try decoders[i]!.answerScored(g.inputs, maxOutputBytes: g.maxOutputBytes, batchSize: 64)
+                                .map { Engine.served($0, calibration: calibration) }
+                        }.mapError { TriageError.from($0) }
                     }
                 }
             }
@@ -174,10 +192,17 @@ extension Engine {
 
     /// Greedy answers of the snapshot's expert `name`, decoded as one batch (chunks of 64), each at most
     /// `maxOutputBytes` long. Inputs must fit the expert's context (`maxInputBytes`).
-    public func decode(_ inputs: [String], expert name: String, in snapshot: ServingSnapshot, maxOutputBytes: Int) throws -> [String] {
+    public func decode(_ inputs: [String], expert name: String, in snapshot: ServingSnapshot, maxOutputBytes: Int) throws -> [ServedAnswer] {
         guard let record = snapshot.records[name] else { throw TriageError.notFound("no expert named '\(name)'") }
         do {
-            return try decoder(for: record).answer(inputs, maxOutputBytes: maxOutputBytes, batchSize: 64)
+            let calibration = snapshot.calibrations[name]
+            return try decoder(for: record).answerScored(inputs, maxOutputBytes: maxOutputBytes, batchSize: 64)
+                .map { Engine.served($0, calibration: calibration) }
         } catch { throw TriageError.from(error) }
+    }
+
+    static func served(_ a: ScoredAnswer, calibration: ConfidenceCalibration?) -> ServedAnswer {
+        let raw = AnswerConfidence.score(a.logProbs, kind: calibration?.score ?? AnswerConfidence.defaultScore)
+        return ServedAnswer(text: a.text, answerConfidence: raw, pCorrect: calibration?.probability(raw))
     }
 }

@@ -34,6 +34,10 @@ public struct ExpertManifest: Codable, Equatable {
     public var metrics: ExpertMetrics?
     /// Where the data came from and under which licence.
     public var source: [String: String]?
+    /// Maps the expert's answer confidence to a probability of being right, fitted on its validation set
+    /// at registration, with the expert's default `min_confidence`. Optional: manifests written before
+    /// it existed still load (import then fits one).
+    public var calibration: ConfidenceCalibration?
 
     /// The recipe and record of the expert's training.
     public struct TrainingSection: Codable, Equatable {
@@ -53,7 +57,7 @@ public struct ExpertManifest: Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, description, task, config, parameters, weights, data, metric, training, metrics, source
+        case name, description, task, config, parameters, weights, data, metric, training, metrics, source, calibration
         case maxOutputBytes = "max_output_bytes", weightsSHA256 = "weights_sha256", weightsDType = "weights_dtype"
         case dataSHA256 = "data_sha256"
     }
@@ -81,13 +85,16 @@ public struct ExpertManifest: Codable, Equatable {
 
     /// Reads `expert.json`; errors name `origin`.
     public static func decode(_ data: Data, origin: String) throws -> ExpertManifest {
-        do { return try JSONDecoder().decode(ExpertManifest.self, from: data) } catch let DecodingError.keyNotFound(k, _) {
+        let m: ExpertManifest
+        do { m = try JSONDecoder().decode(ExpertManifest.self, from: data) } catch let DecodingError.keyNotFound(k, _) {
             throw TriageError.badInput("\(origin): missing field \"\(k.stringValue)\"")
         } catch let DecodingError.typeMismatch(_, ctx) {
             throw TriageError.badInput("\(origin): field \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
         } catch {
             throw TriageError.badInput("\(origin): not a valid expert manifest (\(error.localizedDescription))")
         }
+        if let problem = m.calibration?.problem { throw TriageError.badInput("\(origin): \(problem)") }
+        return m
     }
 }
 

@@ -19,8 +19,9 @@ public enum TriageError: Error, CustomStringConvertible {
         }
     }
 
-    /// Exit codes (README "Exit codes"): 0 success, 2 bad input, 3 not found, 4 abstained (the router
-    /// found no expert for at least one request), 5 corrupted data in the registry, 70 internal error,
+    /// Exit codes (README "Exit codes"): 0 success, 2 bad input, 3 not found, 4 declined (the router
+    /// found no expert for at least one request, or an answer fell below its minimum confidence: "not
+    /// sure"), 5 corrupted data in the registry, 70 internal error,
     /// 130 interrupted (SIGINT/SIGTERM; the registry is unchanged and a checkpoint kept).
     public enum ExitCode: Int32 {
         case success = 0, badInput = 2, notFound = 3, abstained = 4, corrupt = 5, internalError = 70, interrupted = 130

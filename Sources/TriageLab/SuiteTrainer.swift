@@ -181,6 +181,7 @@ public enum SuiteTrainer {
             m.training = .init(options: opts, record: record, initialWeightsSHA256: base?.base.weightsSHA256, base: base?.base)
             m.metrics = metrics
             m.source = provenance(dir)
+            m.calibration = try Engine.fitCalibration(decoder: decoder, validation: valid, maxOutputBytes: d.maxOutput)
             try AtomicFile.write(try m.encoded(), to: dir + "/expert.json")
             try ExpertReadme.write(manifest: m, folder: dir, train: train, valid: valid, test: test)
             run.removeCheckpoints()
@@ -233,6 +234,29 @@ public enum SuiteTrainer {
         }
         out["details"] = "source.json"
         return out
+    }
+
+    /// Fits every (or `only` these) expert's answer-confidence calibration on its `valid.jsonl` with its
+    /// shipped weights and writes it into `expert.json`; nothing else in the folder changes.
+    public static func calibrate(suite: String, only: Set<String>? = nil, log: (String) -> Void) throws {
+        let spec = try SuiteSpec.read(suite)
+        for e in spec.experts where only == nil || only!.contains(e.name) {
+            let dir = suite + "/" + e.name
+            let folder = try ExpertFolder.read(dir)
+            guard let validPath = folder.dataPath(.valid) else { log("\(e.name): no valid.jsonl, not calibrated"); continue }
+            let valid = try ExampleReader.read(path: validPath).examples
+            let model = try Transformer.load(from: folder.weightsPath)
+            var m = folder.manifest
+            let t0 = MonotonicClock.now()
+            m.calibration = try Engine.fitCalibration(decoder: ExpertDecoder(model: model), validation: valid,
+                                                      maxOutputBytes: m.maxOutputBytes, minConfidence: m.calibration?.minConfidence)
+            try AtomicFile.write(try m.encoded(), to: dir + "/expert.json")
+            if let c = m.calibration {
+                log(String(format: "%@: calibrated on %d validation examples (accuracy %.1f%%, AUROC %@, ECE %.3f), %.1f s", e.name, c.n,
+                           100 * c.validationAccuracy, c.validationAUROC.map { String(format: "%.3f", $0) } ?? "-", c.validationECE ?? 0,
+                           MonotonicClock.now() - t0))
+            }
+        }
     }
 
     /// The router for the whole suite, shipped in `Experts/_router/` so a first run needs no training.

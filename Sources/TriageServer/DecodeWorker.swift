@@ -16,7 +16,7 @@ enum JobKind: Sendable {
 enum JobEvent: Sendable {
     case models([ModelList.Model])
     case routed(TriageInfo)
-    case output(text: String, finishReason: String, promptBytes: Int)
+    case output(text: String, finishReason: String, promptBytes: Int, answerConfidence: Double, pCorrect: Double?)
     case failed(ServeError)
 }
 
@@ -282,8 +282,9 @@ final class DecodeWorker: Sendable {
             case .success(let outs):
                 metrics.decoded(expert: name, requests: live.count, seconds: seconds)
                 for (w, out) in zip(live, outs) {
-                    let (text, finish) = DecodeWorker.finalize(out, limit: w.outputLimit, stop: w.request.stop)
-                    w.job.finish(.output(text: text, finishReason: finish, promptBytes: w.request.input.utf8.count))
+                    let (text, finish) = DecodeWorker.finalize(out.text, limit: w.outputLimit, stop: w.request.stop)
+                    w.job.finish(.output(text: text, finishReason: finish, promptBytes: w.request.input.utf8.count,
+                                         answerConfidence: out.answerConfidence, pCorrect: out.pCorrect))
                 }
             case .failure(let error):
                 let e = ServeError.internalError("expert '\(name)' failed: \(error)")

@@ -195,7 +195,8 @@ struct Candidate: Encodable, Sendable, Equatable {
     var p: Float
 }
 
-/// The `triage` object added to every completion: who answered and how sure the router was.
+/// The `triage` object added to every completion: who answered, how sure the router was and, once the
+/// answer is decoded, how sure the expert is of it (raw and calibrated).
 struct TriageInfo: Encodable, Sendable {
     var expert: String
     /// True when the request named the expert (the router was skipped).
@@ -203,6 +204,11 @@ struct TriageInfo: Encodable, Sendable {
     var confidence: Float?
     var fallback: Bool
     var candidates: [Candidate]
+    var answerConfidence: Double? = nil
+    var pCorrect: Double? = nil
+    enum CodingKeys: String, CodingKey {
+        case expert, routed, confidence, fallback, candidates, answerConfidence = "answer_confidence", pCorrect = "p_correct"
+    }
 }
 
 struct ChatCompletion: Encodable, Sendable {

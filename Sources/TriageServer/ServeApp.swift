@@ -161,7 +161,7 @@ public final class ServeApp: Sendable {
             ConnectionWatch.shared.cancel(channelID, token: token)
             throw ServeError.cancelled
         }
-        let info: TriageInfo
+        var info: TriageInfo
         switch first {
         case .routed(let i): info = i
         case .failed(let e):
@@ -176,10 +176,11 @@ public final class ServeApp: Sendable {
         if !parsed.stream {
             defer { ConnectionWatch.shared.cancel(channelID, token: token) }
             guard let second = await events.next() else { throw ServeError.cancelled }
-            guard case .output(let text, let finish, let promptBytes) = second else {
+            guard case .output(let text, let finish, let promptBytes, let answerConfidence, let pCorrect) = second else {
                 if case .failed(let e) = second { throw e }
                 throw ServeError.internalError("unexpected event from the decode thread")
             }
+            (info.answerConfidence, info.pCorrect) = (answerConfidence, pCorrect)
             let usage = Usage(promptTokens: promptBytes, completionTokens: text.utf8.count, totalTokens: promptBytes + text.utf8.count)
             if chat {
                 return JSONBytes.response(ChatCompletion(id: id, created: created, model: info.expert,
@@ -191,7 +192,9 @@ public final class ServeApp: Sendable {
         }
         // Streaming: the headers and the first chunk go out now; the answer follows when decoded.
         let includeUsage = parsed.includeUsage
+        let routedInfo = info
         let body = ResponseBody { writer in
+            var info = routedInfo
             defer { ConnectionWatch.shared.cancel(channelID, token: token) }
             func send<T: Encodable>(_ v: T) async throws {
                 try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + JSONBytes.encode(v) + Array("\n\n".utf8)))
@@ -204,7 +207,8 @@ public final class ServeApp: Sendable {
                 var it = job.events.makeAsyncIterator()
                 guard let event = await it.next() else { throw ServeError.cancelled }
                 switch event {
-                case .output(let text, let finish, let promptBytes):
+                case .output(let text, let finish, let promptBytes, let answerConfidence, let pCorrect):
+                    (info.answerConfidence, info.pCorrect) = (answerConfidence, pCorrect)
                     for ch in text {
                         let piece = String(ch)
                         if chat {
@@ -217,7 +221,7 @@ public final class ServeApp: Sendable {
                     let usage = Usage(promptTokens: promptBytes, completionTokens: text.utf8.count, totalTokens: promptBytes + text.utf8.count)
                     if chat {
                         try await send(ChatCompletionChunk(id: id, created: created, model: info.expert,
-                                                           choices: [.init(delta: .init(), finishReason: finish)]))
+                                                           choices: [.init(delta: .init(), finishReason: finish)], triage: info))
                         if includeUsage { try await send(ChatCompletionChunk(id: id, created: created, model: info.expert, choices: [], usage: usage)) }
                     } else {
                         try await send(TextCompletion(id: id, created: created, model: info.expert, choices: [.init(text: "", finishReason: finish)],

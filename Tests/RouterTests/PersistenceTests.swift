@@ -21,6 +21,8 @@ final class PersistenceTests: XCTestCase {
         XCTAssertEqual(loaded.threshold, model.threshold)
         XCTAssertEqual(loaded.thresholdMethod, model.thresholdMethod)
         XCTAssertEqual(loaded.config, model.config)
+        XCTAssertNotNil(model.novelty)
+        XCTAssertEqual(loaded.novelty, model.novelty)
         for text in ["Sort 3, 1, 2.", "Pronounce castle.", "Which is bigger: 4 or 7?", "", "something else entirely"] {
             XCTAssertEqual(loaded.scores(text), model.scores(text))
             XCTAssertEqual(loaded.route(text), model.route(text))
@@ -41,6 +43,9 @@ final class PersistenceTests: XCTestCase {
         var expected = RouterConfig()
         expected.buckets = 1024
         expected.dim = 8
+        // A config from before novelty and the near-domain background existed had neither: they decode as off.
+        expected.noveltyBits = 0
+        expected.nearDomainWeight = 0
         XCTAssertEqual(c, expected)
     }
 }

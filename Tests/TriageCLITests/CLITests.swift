@@ -86,6 +86,59 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try probes.map { try h.run("ask", $0).stdout }, before)
     }
 
+    /// Every answer carries the expert's confidence (calibrated at `experts add` on its validation split);
+    /// `--min-confidence` declines with exit 4 and "not sure", showing the answer only with `--show-unsure`;
+    /// `eval` reports the risk–coverage curve, AUROC and ECE.
+    func testAnswerConfidenceAndNotSure() throws {
+        let h = try copyOfBase()
+        let show = try json(try h.run("experts", "show", "rev", "--json").stdout)
+        let calibration = try XCTUnwrap(show["calibration"] as? [String: Any], "experts add fits a calibration")
+        XCTAssertEqual(calibration["score"] as? String, "sequence_p")
+        let sure = try json(try h.run("ask", "xyz", "--json").stdout)
+        XCTAssertEqual(sure["output"] as? String, "zyx")
+        let conf = try XCTUnwrap(sure["answer_confidence"] as? Double)
+        XCTAssert(conf > 0 && conf <= 1, "\(conf)")
+        let p = try XCTUnwrap(sure["p_correct"] as? Double, "the expert was calibrated at registration")
+        XCTAssert(p >= 0 && p <= 1)
+        XCTAssertEqual(sure["not_sure"] as? Bool, false)
+
+        // An expert trained for a few steps is wrong on most of its validation set, so its calibrated
+        // probabilities are low; the well-trained rev expert was right on all of its own (p_correct 1).
+        XCTAssertEqual(try h.addExpert("weak", task: "rev", steps: 10).status, 0)
+        let p0 = try XCTUnwrap(try json(try h.run("ask", "xyz", "--expert", "weak", "--json").stdout)["p_correct"] as? Double)
+        XCTAssertLessThan(p0, 0.99)
+        let unsure = "xyz", bar = "0.99"
+        let declined = try h.run("ask", unsure, "--expert", "weak", "--min-confidence", bar)
+        XCTAssertEqual(declined.status, 4, declined.stderr)
+        XCTAssertEqual(declined.stdout, "")
+        XCTAssert(declined.stderr.contains("not sure"), declined.stderr)
+        let shown = try h.run("ask", unsure, "--expert", "weak", "--min-confidence", bar, "--show-unsure")
+        XCTAssertEqual(shown.status, 4)
+        XCTAssertFalse(shown.stdout.isEmpty)
+        let declinedJSON = try h.run("ask", unsure, "--expert", "weak", "--min-confidence", bar, "--json")
+        XCTAssertEqual(declinedJSON.status, 4)
+        let d = try json(declinedJSON.stdout)
+        XCTAssertEqual(d["not_sure"] as? Bool, true)
+        XCTAssertNil(d["output"] as? String)
+        XCTAssertEqual(d["min_confidence"] as? Double, Double(bar))
+        XCTAssertEqual(try h.run("ask", "xyz", "--min-confidence", "0").status, 0)
+        XCTAssertNotEqual(try h.run("ask", "xyz", "--min-confidence", "1.5").status, 0)
+
+        let labelled = h.write("rev-eval.jsonl", ["abc", "pqr", "xyz", "kmn"].map {
+            "{\"input\":\"\($0)\",\"output\":\"\(String($0.reversed()))\",\"expert\":\"rev\"}"
+        }.joined(separator: "\n"))
+        let ev = try h.run("eval", labelled, "--json")
+        XCTAssertEqual(ev.status, 0, ev.stderr)
+        let c = try XCTUnwrap(try json(ev.stdout)["confidence"] as? [String: Any])
+        XCTAssertEqual(c["n"] as? Int, 4)
+        XCTAssertEqual((c["curve"] as? [[String: Any]])?.count, 10)
+        XCTAssertNotNil(c["ece"] as? Double)
+        XCTAssertNotNil(c["aurc"] as? Double)
+        let text = try h.run("eval", labelled)
+        XCTAssert(text.stdout.contains("AUROC"), text.stdout)
+        XCTAssertNotEqual(try h.run("eval", labelled, "--score", "bogus").status, 0)
+    }
+
     /// Runs a failing command and checks: non-zero exit, one clear line on stderr, registry unchanged.
     func assertRejected(_ h: CLIHarness, _ args: [String], code: Int32, mentions: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let before = try h.dump()

@@ -143,6 +143,11 @@ final class ServerTests: XCTestCase {
                 XCTAssertEqual(t["routed"] as? Bool, true)
                 XCTAssertGreaterThan(t["confidence"] as? Double ?? 0, 0.5)
                 XCTAssertEqual((t["candidates"] as? [[String: Any]])?.first?["expert"] as? String, "place-value")
+                // The expert's own confidence in its answer, raw and calibrated (the suite ships calibrations).
+                let answerConfidence = try XCTUnwrap(t["answer_confidence"] as? Double)
+                XCTAssert(answerConfidence > 0 && answerConfidence <= 1, "\(answerConfidence)")
+                let pCorrect = try XCTUnwrap(t["p_correct"] as? Double)
+                XCTAssert(pCorrect >= 0 && pCorrect <= 1, "\(pCorrect)")
             }
             // Naming an expert skips the router, even for a request it would reject.
             try await client.execute(uri: "/v1/chat/completions", method: .post, body: ServerTests.chatBody("pronounce", ServerTests.poem)) { r in
@@ -152,6 +157,7 @@ final class ServerTests: XCTestCase {
                 let t = try XCTUnwrap(b["triage"] as? [String: Any])
                 XCTAssertEqual(t["routed"] as? Bool, false)
                 XCTAssertNil(t["confidence"] as? Double)
+                XCTAssertNotNil(t["answer_confidence"] as? Double, "an expert named directly still says how sure it is")
             }
             try await client.execute(uri: "/v1/chat/completions", method: .post, body: ServerTests.chatBody("place-value")) { r in
                 XCTAssertEqual(r.status, .ok)
@@ -186,6 +192,9 @@ final class ServerTests: XCTestCase {
                 XCTAssertEqual(text, plain)
                 let finishes = chunks.compactMap { ($0["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String }
                 XCTAssertEqual(finishes, ["stop"])
+                // The confidence is known once the answer is decoded: the finishing chunk carries it.
+                let finishing = try XCTUnwrap(chunks.first { ($0["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String != nil })
+                XCTAssertNotNil((finishing["triage"] as? [String: Any])?["answer_confidence"] as? Double)
                 let usage = try XCTUnwrap(chunks.last?["usage"] as? [String: Int])
                 XCTAssertEqual(usage["completion_tokens"], plain.utf8.count)
                 XCTAssertEqual((chunks.last?["choices"] as? [Any])?.count, 0)

@@ -36,6 +36,18 @@ public enum RouterBenchmark {
         public let experts: [String]
         public let config: RouterConfig
         public let passes: Int
+        /// Near-domain requests (`--near`, never trained on): abstained share, per kind and per module,
+        /// with the novelty check and without it (the same model).
+        public var abstainRateNear: Double?
+        public var abstainRateNearByKind: [String: Double]?
+        public var abstainRateNearByModule: [String: Double]?
+        public var nNear: Int?
+        public var abstainRateNearByKindNoNovelty: [String: Double]?
+        /// The in-domain accept rate and the OOD abstain rate without the novelty check.
+        public var acceptRateInDomainNoNovelty: Double?
+        public var abstainRateOODNoNovelty: Double?
+        /// Novelty thresholds per expert, when the router has them.
+        public var noveltyThresholds: [String: Float]?
 
         enum CodingKeys: String, CodingKey {
             case accuracy, accuracyRouted = "accuracy_routed", requestsPerS = "requests_per_s", trainS = "train_s",
@@ -44,6 +56,11 @@ public enum RouterBenchmark {
                  abstainRateOOD = "abstain_rate_ood", abstainRateOODByKind = "abstain_rate_ood_by_kind", nOOD = "n_ood",
                  backgroundRejectRate = "background_reject_rate", threshold, thresholdMethod = "threshold_method",
                  validationAccuracy = "validation_accuracy", experts, config, passes
+            case abstainRateNear = "abstain_rate_near", abstainRateNearByKind = "abstain_rate_near_by_kind",
+                 abstainRateNearByModule = "abstain_rate_near_by_module", nNear = "n_near",
+                 abstainRateNearByKindNoNovelty = "abstain_rate_near_by_kind_no_novelty",
+                 acceptRateInDomainNoNovelty = "accept_rate_in_domain_no_novelty", abstainRateOODNoNovelty = "abstain_rate_ood_no_novelty",
+                 noveltyThresholds = "novelty_thresholds"
         }
     }
 
@@ -51,9 +68,11 @@ public enum RouterBenchmark {
     ///   - validPath: validation pairs for the threshold; without it every 20th training line is held out.
     ///   - backgroundPath: `{"input"}` lines that train the background class.
     ///   - savePath: where to write the trained router, if anywhere.
+    ///   - nearBackgroundPath: near-domain `{"input"}` lines that join the background class (training).
+    ///   - nearPath: near-domain requests `{"input", "kind", "module"}` to measure abstention on (never trained on).
     public static func run(trainPath: String, testPath: String, validPath: String? = nil, oodPath: String? = nil,
-                           backgroundPath: String? = nil, config: RouterConfig, passes: Int = 5,
-                           savePath: String? = nil) throws -> Result {
+                           backgroundPath: String? = nil, nearBackgroundPath: String? = nil, nearPath: String? = nil,
+                           config: RouterConfig, passes: Int = 5, savePath: String? = nil) throws -> Result {
         var train = try RouterData.readPairs(trainPath).map { (input: $0.input, expert: $0.expert) }
         var valid: [(input: String, expert: String)]
         if let validPath {
@@ -65,8 +84,11 @@ public enum RouterBenchmark {
         let test = try RouterData.readPairs(testPath)
         let background = try backgroundPath.map { try RouterData.readLines($0).map(\.input) } ?? []
         let ood = try oodPath.map(RouterData.readLines)
+        let nearBackground = try nearBackgroundPath.map { try RouterData.readLines($0).map(\.input) } ?? []
+        let near = try nearPath.map(RouterData.readLines)
 
-        let (model, metrics) = try RouterTrainer.train(examples: train, validation: valid, background: background, config: config)
+        let (model, metrics) = try RouterTrainer.train(examples: train, validation: valid, background: background,
+                                                       nearDomain: nearBackground, config: config)
         if let savePath { try model.save(to: savePath) }
 
         var correct = 0, routedCorrect = 0, accepted = 0
@@ -106,7 +128,19 @@ public enum RouterBenchmark {
             byKind = kinds.mapValues { Double($0.0) / Double($0.1) }
         }
         let n = Double(max(1, test.count))
-        return Result(accuracy: Double(correct) / n, accuracyRouted: Double(routedCorrect) / n,
+        func rates(_ lines: [RouterData.Line], novelty: Bool, key: (RouterData.Line) -> String) -> (Double, [String: Double]) {
+            var groups = [String: (Int, Int)]()
+            var all = 0
+            for l in lines {
+                let a = model.route(l.input, top: 0, checkNovelty: novelty).abstained
+                all += a ? 1 : 0
+                groups[key(l), default: (0, 0)].0 += a ? 1 : 0
+                groups[key(l), default: (0, 0)].1 += 1
+            }
+            return (Double(all) / Double(max(1, lines.count)), groups.mapValues { Double($0.0) / Double($0.1) })
+        }
+        let acceptNoNovelty = Double(test.filter { !model.route($0.input, top: 0, checkNovelty: false).abstained }.count) / n
+        var result = Result(accuracy: Double(correct) / n, accuracyRouted: Double(routedCorrect) / n,
                       requestsPerS: Double(texts.count) / best, trainS: metrics.trainSeconds,
                       nTrain: metrics.trainExamples, nValid: valid.count, nTest: test.count,
                       acceptRateInDomain: Double(accepted) / n,
@@ -115,6 +149,18 @@ public enum RouterBenchmark {
                       nOOD: ood?.count, backgroundRejectRate: metrics.backgroundRejectRate, threshold: metrics.threshold,
                       thresholdMethod: metrics.thresholdMethod, validationAccuracy: metrics.validationAccuracy,
                       experts: metrics.experts, config: config, passes: max(1, passes))
+        result.acceptRateInDomainNoNovelty = acceptNoNovelty
+        result.noveltyThresholds = metrics.noveltyThresholds
+        if let ood, !ood.isEmpty { result.abstainRateOODNoNovelty = rates(ood, novelty: false) { _ in "" }.0 }
+        if let near, !near.isEmpty {
+            let (all, byKind) = rates(near, novelty: true) { $0.kind ?? "unlabelled" }
+            result.abstainRateNear = all
+            result.abstainRateNearByKind = byKind
+            result.abstainRateNearByModule = rates(near, novelty: true) { $0.module ?? $0.kind ?? "unlabelled" }.1
+            result.abstainRateNearByKindNoNovelty = rates(near, novelty: false) { $0.kind ?? "unlabelled" }.1
+            result.nNear = near.count
+        }
+        return result
     }
 }
 
@@ -123,6 +169,7 @@ extension RouterBenchmark {
     public struct Overrides: Sendable {
         public var buckets: Int?, dim: Int?, epochs: Int?, learningRate: Float?, maxPerExpert: Int?
         public var targetAcceptance: Double?, backgroundWeight: Double?, wordCount: Bool?, seed: UInt64?
+        public var nearDomainWeight: Double?, noveltyBits: Int?, noveltyFloor: Double?, noveltyTargetAcceptance: Double?
         /// No overrides: the shipped router's configuration.
         public init() {}
 
@@ -138,6 +185,10 @@ extension RouterBenchmark {
             if let backgroundWeight { c.backgroundWeight = backgroundWeight }
             if let wordCount { c.wordCountFeature = wordCount }
             if let seed { c.seed = seed }
+            if let nearDomainWeight { c.nearDomainWeight = nearDomainWeight }
+            if let noveltyBits { c.noveltyBits = noveltyBits }
+            if let noveltyFloor { c.noveltyFloor = noveltyFloor }
+            if let noveltyTargetAcceptance { c.noveltyTargetAcceptance = noveltyTargetAcceptance }
             try c.validate()
             return c
         }

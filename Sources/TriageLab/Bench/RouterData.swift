@@ -17,6 +17,8 @@ public enum RouterData {
     public struct Line: Sendable {
         public let input: String
         public let kind: String?
+        /// The generator module it came from (near-domain sets), if given.
+        public var module: String? = nil
     }
 
     /// Each line's JSON object; blank lines are skipped, anything else that is not an object is an error.
@@ -41,13 +43,13 @@ public enum RouterData {
         }
     }
 
-    /// `{input, kind?}` lines.
+    /// `{input, kind?, module?}` lines.
     public static func readLines(_ path: String) throws -> [Line] {
         try objects(path).enumerated().map { i, o in
             guard let input = o["input"] as? String else {
                 throw RouterError.invalidData("\(path): line \(i + 1) needs a string field \"input\"")
             }
-            return Line(input: input, kind: o["kind"] as? String)
+            return Line(input: input, kind: o["kind"] as? String, module: o["module"] as? String)
         }
     }
 
