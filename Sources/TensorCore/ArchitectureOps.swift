@@ -7,15 +7,7 @@ import CKernels
 /// max(x, 0)²: the squared-ReLU activation (Primer), cheaper than GELU and as good or better in small
 /// transformers.
 public func reluSquared(_ x: Tensor) -> Tensor {
-    let started = Profiler.now()
-    let n = x.count, xp = x.storage.pointer
-    let out = TensorStorage(count: n, zeroed: false)
-    Parallel.chunks(n) { r in tc_relu2_forward(xp + r.lowerBound, out.pointer + r.lowerBound, r.count) }
-    let xn = x.node
-    return result(x.shape, out, recordedParents(x), saving: [x], op: "relu2", started: started) { dy in
-        let (dx, fresh) = xn!.gradForWrite()
-        Parallel.chunks(n) { r in tc_relu2_backward(xp + r.lowerBound, dy + r.lowerBound, dx + r.lowerBound, r.count, fresh ? 1 : 0) }
-    }
+    elementwise(x, op: "relu2", forward: tc_relu2_forward, backward: tc_relu2_backward)
 }
 
 /// QK-norm on a fused projection `qkv` [rows, 3·d]: each head's query and key is RMS-normalised and

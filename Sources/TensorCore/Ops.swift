@@ -225,14 +225,22 @@ public func scale(_ x: Tensor, _ alpha: Float) -> Tensor {
 
 /// GELU, tanh form (as PyTorch's approximate="tanh").
 public func gelu(_ x: Tensor) -> Tensor {
+    elementwise(x, op: "gelu", forward: tc_gelu_forward, backward: tc_gelu_backward)
+}
+
+/// An elementwise activation from a C kernel pair (forward y = f(x); backward dx (+)= f'(x)·dy, stored
+/// when `overwrite` is 1), split across cores.
+func elementwise(_ x: Tensor, op: String,
+                 forward: @escaping (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
+                 backward: @escaping (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, Int32) -> Void) -> Tensor {
     let started = Profiler.now()
     let n = x.count, xp = x.storage.pointer
     let out = TensorStorage(count: n, zeroed: false)
-    Parallel.chunks(n) { r in tc_gelu_forward(xp + r.lowerBound, out.pointer + r.lowerBound, r.count) }
+    Parallel.chunks(n) { r in forward(xp + r.lowerBound, out.pointer + r.lowerBound, r.count) }
     let xn = x.node
-    return result(x.shape, out, recordedParents(x), saving: [x], op: "gelu", started: started) { dy in
+    return result(x.shape, out, recordedParents(x), saving: [x], op: op, started: started) { dy in
         let (dx, fresh) = xn!.gradForWrite()
-        Parallel.chunks(n) { r in tc_gelu_backward(xp + r.lowerBound, dy + r.lowerBound, dx + r.lowerBound, r.count, fresh ? 1 : 0) }
+        Parallel.chunks(n) { r in backward(xp + r.lowerBound, dy + r.lowerBound, dx + r.lowerBound, r.count, fresh ? 1 : 0) }
     }
 }
 
