@@ -375,24 +375,22 @@ public final class ExpertDecoder {
 
     /// Answers for text inputs, decoded in batches of `batchSize`.
     public func answer(_ inputs: [String], maxOutputBytes: Int, batchSize: Int = 64) throws -> [String] {
-        var out = [String]()
-        out.reserveCapacity(inputs.count)
-        for start in stride(from: 0, to: inputs.count, by: batchSize) {
-            let chunk = inputs[start..<min(inputs.count, start + batchSize)]
-            let gen = try generate(prompts: chunk.map(Vocabulary.prompt), maxNewTokens: maxOutputBytes)
-            out += gen.map(Vocabulary.text)
-        }
-        return out
+        try inBatches(inputs, of: batchSize) { try generate(prompts: $0, maxNewTokens: maxOutputBytes).map(Vocabulary.text) }
     }
 
     /// `answer` with each answer's per-token log-probabilities (see `generateScored`).
     public func answerScored(_ inputs: [String], maxOutputBytes: Int, batchSize: Int = 64) throws -> [ScoredAnswer] {
-        var out = [ScoredAnswer]()
+        try inBatches(inputs, of: batchSize) {
+            try generateScored(prompts: $0, maxNewTokens: maxOutputBytes).map { ScoredAnswer(text: Vocabulary.text($0.tokens), logProbs: $0.logProbs) }
+        }
+    }
+
+    /// `decode` on the prompts of consecutive batches of `inputs`, results in input order.
+    private func inBatches<T>(_ inputs: [String], of batchSize: Int, _ decode: ([[Int32]]) throws -> [T]) rethrows -> [T] {
+        var out = [T]()
         out.reserveCapacity(inputs.count)
         for start in stride(from: 0, to: inputs.count, by: batchSize) {
-            let chunk = inputs[start..<min(inputs.count, start + batchSize)]
-            let gen = try generateScored(prompts: chunk.map(Vocabulary.prompt), maxNewTokens: maxOutputBytes)
-            out += gen.map { ScoredAnswer(text: Vocabulary.text($0.tokens), logProbs: $0.logProbs) }
+            out += try decode(inputs[start..<min(inputs.count, start + batchSize)].map(Vocabulary.prompt))
         }
         return out
     }
