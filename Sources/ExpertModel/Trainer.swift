@@ -161,6 +161,8 @@ public final class Trainer {
         guard options.steps != nil || options.minutes != nil else { throw ExpertError.invalidConfig("give a budget: steps or minutes") }
         let flopsPerToken = model.config.trainingFLOPsPerToken(sequenceLength: model.config.context / 2)
         let calibrationSteps = 10
+        let refineStep = max(calibrationSteps + 20, min(options.warmupSteps, 150))
+        var calibratedAt: Double? = nil
         var windowStart = MonotonicClock.now(), windowTokens = 0
         var runStart = MonotonicClock.now() - st.seconds
         while st.totalSteps == 0 || st.step < st.totalSteps {
@@ -192,6 +194,13 @@ public final class Trainer {
             if st.totalSteps == 0 && st.step == calibrationSteps, let minutes = options.minutes {
                 // A wall-clock budget becomes a step count once the speed is known, so the schedule can decay.
                 st.totalSteps = max(calibrationSteps + 1, Int(minutes * 60 / (st.seconds / Double(st.step))))
+                calibratedAt = st.seconds
+            } else if let t0 = calibratedAt, st.step == refineStep, let minutes = options.minutes {
+                // The first steps run slower than the rest (one-time set-up), so the count is redone from the
+                // steady speed since; still inside warm-up, whose rates do not depend on the total.
+                let perStep = (st.seconds - t0) / Double(refineStep - calibrationSteps)
+                st.totalSteps = max(refineStep + 1, refineStep + Int((minutes * 60 - st.seconds) / perStep))
+                calibratedAt = nil
             }
             let atEnd = st.totalSteps > 0 && st.step >= st.totalSteps
             var validated: Double? = nil

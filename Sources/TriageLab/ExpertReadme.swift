@@ -42,7 +42,10 @@ enum ExpertReadme {
             + "context \(c.context); \(m.parameters.formatted()) parameters; weights `\(m.weights)` (\(m.weightsDType ?? "F32")).\n"
         if let t = m.training {
             let o = t.options
-            out += "Recipe (`Experts/suite.json`, the same for every expert): \(o.steps ?? 0) steps of batch \(o.batchSize), AdamW peak "
+            let steps = t.record?.steps ?? o.steps ?? 0
+            out += "Recipe (`Experts/suite.json`, the same for every expert): "
+                + (o.minutes.map { String(format: "a budget of %.2f minutes of training (%d steps here)", $0, steps) } ?? "\(steps) steps")
+                + " of batch \(o.batchSize), AdamW peak "
                 + "learning rate \(o.learningRate) with \(o.warmupSteps) warm-up steps and cosine decay, weight decay \(o.weightDecay), "
                 + "gradient clipping \(o.clipNorm), seed \(o.seed).\n"
             if let b = t.base {
@@ -50,7 +53,9 @@ enum ExpertReadme {
                 out += "It starts from the suite's shared base (`Experts/\(SharedBase.directoryName)/`, SHA-256 `\(b.weightsSHA256.prefix(12))…`): the same "
                     + "model trained for \(b.record.steps.formatted()) steps on the balanced mixture of all \(b.experts.count) experts' training data "
                     + String(format: "(%.1f minutes, %.3g FLOPs, trained once for the suite). ", b.record.seconds / 60, b.record.flops)
-                    + "Counting its share, each expert costs \(o.steps ?? 0) + \(share) = \((o.steps ?? 0) + share) steps; "
+                    + "Counting its share, this expert cost \(steps) + \(share) = \(steps + share) steps"
+                    + (t.record.map { String(format: " and %.1f + %.1f = %.1f minutes", $0.seconds / 60, b.record.seconds / 60 / Double(max(1, b.experts.count)), ($0.seconds + b.record.seconds / Double(max(1, b.experts.count))) / 60) } ?? "")
+                    + "; "
                     + "`triage compare` counts the base once in the routed system's compute.\n"
             }
             if let r = t.record {

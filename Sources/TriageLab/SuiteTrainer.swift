@@ -31,11 +31,17 @@ public struct SuiteSpec: Codable {
         public var optimizer: TrainingOptions.OptimizerChoice?
         public var muonLearningRate: Float?
         public var minLearningRateRatio: Float?
+        /// Each expert's budget in wall-clock minutes of training, its share of the shared base included
+        /// (the base's minutes divided by the number of experts): when set, an expert trains for what is left
+        /// of it (the trainer turns minutes into steps once it has timed the first ones) and `steps` only
+        /// sets how often it validates. Absent: every expert trains for `steps`.
+        public var budgetMinutes: Double?
         enum CodingKeys: String, CodingKey {
             case preset, steps, seed, threads, batchSize = "batch_size", learningRate = "learning_rate", warmupSteps = "warmup_steps"
             case weightsDType = "weights_dtype", baseSteps = "base_steps", precision
             case positions, qkNorm = "qk_norm", activation, zeroOutputProjections = "zero_output_projections", optimizer
             case muonLearningRate = "muon_learning_rate", minLearningRateRatio = "min_learning_rate_ratio"
+            case budgetMinutes = "budget_minutes"
         }
 
         /// The model every expert and the base have: the preset's size with the recipe's architecture options.
@@ -70,8 +76,9 @@ public struct SuiteSpec: Codable {
 /// stopped; a base or expert already trained with the current recipe and data is skipped.
 public enum SuiteTrainer {
     /// The training options the recipe gives an expert (or, with `steps`, the base).
-    public static func options(_ r: SuiteSpec.Recipe, maxOutput: Int, steps: Int? = nil, precision: Precision = .fp32) -> TrainingOptions {
-        var o = TrainingOptions(steps: steps ?? r.steps, seed: r.seed)
+    /// `minutes`: a wall-clock budget instead of steps (an expert of a suite with `budget_minutes`).
+    public static func options(_ r: SuiteSpec.Recipe, maxOutput: Int, steps: Int? = nil, minutes: Double? = nil, precision: Precision = .fp32) -> TrainingOptions {
+        var o = minutes.map { TrainingOptions(minutes: $0, seed: r.seed) } ?? TrainingOptions(steps: steps ?? r.steps, seed: r.seed)
         o.precision = precision
         o.batchSize = r.batchSize
         o.learningRate = r.learningRate
@@ -142,9 +149,11 @@ public enum SuiteTrainer {
         // its recipe or data changed, or on a full --force run.
         let base = try (spec.recipe.baseSteps ?? 0) > 0
             ? trainBase(suite: suite, spec: spec, data: data, config: config, force: force && only == nil, precision: precision, observer: observer, log: log) : nil
+        let minutes = try expertMinutes(spec: spec, base: base?.base)
+        if let minutes { log(String(format: "each expert: %.2f minutes of training (budget %.2f minutes, base share %.2f)", minutes, spec.recipe.budgetMinutes!, spec.recipe.budgetMinutes! - minutes)) }
         for d in data where only == nil || only!.contains(d.entry.name) {
             let (e, dir, train, valid, test) = (d.entry, d.dir, d.train, d.valid, d.test)
-            let opts = options(spec.recipe, maxOutput: d.maxOutput, precision: precision)
+            let opts = options(spec.recipe, maxOutput: d.maxOutput, minutes: minutes, precision: precision)
             if !force, let old = try? ExpertFolder.read(dir), old.manifest.training.map({ sameRecipe($0.options, opts) }) == true, old.manifest.dataSHA256 == d.shas,
                old.manifest.training?.record != nil, old.manifest.training?.base == base?.base {
                 log("\(e.name): up to date (trained with this recipe and data), skipped")
@@ -156,7 +165,8 @@ public enum SuiteTrainer {
                 try ExpertReadme.write(manifest: m, folder: dir, train: train, valid: valid, test: test)
                 continue
             }
-            log("\(e.name): \(train.count) train, \(valid.count) valid, \(test.count) test; \(spec.recipe.steps) steps"
+            log("\(e.name): \(train.count) train, \(valid.count) valid, \(test.count) test; "
+                + (minutes.map { String(format: "%.2f minutes", $0) } ?? "\(spec.recipe.steps) steps")
                 + (base != nil ? " from the shared base" : ""))
             let model = try base.map { try Transformer.load(try SafeTensors.read(data: $0.weights), origin: "\(suite)/\(SharedBase.directoryName)") }
                 ?? spec.recipe.freshModel()
@@ -187,6 +197,17 @@ public enum SuiteTrainer {
             run.removeCheckpoints()
         }
         try trainRouter(suite: suite, spec: spec, data: data, log: log)
+    }
+
+    /// What an expert's own training may take of the recipe's `budget_minutes` once the shared base's share
+    /// is counted; nil when the recipe budgets in steps.
+    static func expertMinutes(spec: SuiteSpec, base: SharedBase?) throws -> Double? {
+        guard let budget = spec.recipe.budgetMinutes else { return nil }
+        let share = (base?.record.seconds ?? 0) / 60 / Double(max(1, spec.experts.count))
+        guard budget - share >= 0.5 else {
+            throw TriageError.badInput(String(format: "suite.json: budget_minutes %.2f leaves under half a minute per expert after the shared base's share (%.2f minutes); raise it or lower base_steps", budget, share))
+        }
+        return budget - share
     }
 
     /// Trains (or finds up to date) the suite's shared base in `suite/_base/`: the recipe's config, optimizer
