@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "TriagePresentation", dependencies: ["TriageLab", "ExpertModel", "TensorCore"]),
         // Server: `triage serve`, the OpenAI-compatible HTTP API over the runtime.
         .target(name: "TriageServer", dependencies: [
-            "TriageEngine",
+            "TriageEngine", "ExpertModel", "TensorCore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Prometheus", package: "swift-prometheus"),

@@ -307,7 +307,11 @@ public final class ExpertDecoder {
     /// `generate`, with the model's log-probability of every greedy choice: one per generated token, plus
     /// one for the EOS that ended the answer (when it did), so that stopping is scored too. These are what
     /// an answer's confidence is made of (`AnswerConfidence`).
-    public func generateScored(prompts: [[Int32]], maxNewTokens: Int, stopAtEOS: Bool = true) throws -> [ScoredTokens] {
+    /// `stopAfter`: a token that ends a sequence once generated (kept in its output): a newline, for a
+    /// completion that ends at the end of the line.
+    /// `deadline` (`MonotonicClock` seconds): no new step starts after it (a completion's time limit).
+    public func generateScored(prompts: [[Int32]], maxNewTokens: Int, stopAtEOS: Bool = true, stopAfter: Int32? = nil,
+                               deadline: Double? = nil) throws -> [ScoredTokens] {
         for p in prompts where p.isEmpty || p.count > maxPromptTokens {
             throw ExpertError.inputTooLong(bytes: max(0, p.count - 2), limit: maxPromptTokens - 2)
         }
@@ -325,7 +329,8 @@ public final class ExpertDecoder {
             BLAS.singleThreaded {
                 Parallel.indexedChunks(count, workers: shardCount) { w, range in
                     do {
-                        let out = try shards[w].generateScored(prompts: Array(prompts[range]), maxNewTokens: maxNewTokens, stopAtEOS: stopAtEOS)
+                        let out = try shards[w].generateScored(prompts: Array(prompts[range]), maxNewTokens: maxNewTokens, stopAtEOS: stopAtEOS,
+                                                               stopAfter: stopAfter, deadline: deadline)
                         lock.lock(); results[w] = out; lock.unlock()
                     } catch {
                         lock.lock(); failure = error; lock.unlock()
@@ -354,9 +359,10 @@ public final class ExpertDecoder {
             scores[s].append(logp[s])
             if stopAtEOS && next[s] == Vocabulary.eos { continue }
             outputs[s].append(next[s])
-            if outputs[s].count < maxNewTokens && length[s] < cfg.context { active.append(s) }
+            if outputs[s].count < maxNewTokens && length[s] < cfg.context && next[s] != stopAfter { active.append(s) }
         }
         while !active.isEmpty {
+            if let deadline, MonotonicClock.now() >= deadline { break }
             let toks = active.map { outputs[$0].last! }
             let pos = active.map { length[$0] }
             (next, logp) = forward(tokens: toks, slots: active, positions: pos, wanted: Array(0..<active.count))
@@ -366,7 +372,7 @@ public final class ExpertDecoder {
                 scores[s].append(logp[i])
                 if stopAtEOS && next[i] == Vocabulary.eos { continue }
                 outputs[s].append(next[i])
-                if outputs[s].count < maxNewTokens && length[s] < cfg.context { still.append(s) }
+                if outputs[s].count < maxNewTokens && length[s] < cfg.context && next[i] != stopAfter { still.append(s) }
             }
             active = still
         }

@@ -58,8 +58,12 @@ public struct TrainingRecord: Codable, Equatable, Sendable {
     /// The precision the products ran in, and the bf16 kernels used (nil in records made before bf16).
     public var precision: Precision?
     public var kernel: String?
+    /// A completion expert's best held-out bits per byte during training (nil for task experts, whose
+    /// validation is exact match).
+    public var bestValidationBitsPerByte: Double?
     enum CodingKeys: String, CodingKey {
         case steps, seconds, seed, tokens, threads, flops, precision, kernel
+        case bestValidationBitsPerByte = "best_validation_bits_per_byte"
         case trainExamples = "train_examples", bestValidationAccuracy = "best_validation_accuracy"
         case bestStep = "best_step", finalLoss = "final_loss"
     }
@@ -73,6 +77,8 @@ public struct TrainingProgress: Sendable {
     public let tokensPerSecond: Double
     public let validationAccuracy: Double?
     public let elapsed: Double
+    /// A completion expert's validation: bits per byte on held-out files (lower is better).
+    public var validationBitsPerByte: Double? = nil
     public var eta: Double { step > 0 ? elapsed / Double(step) * Double(totalSteps - step) : 0 }
 }
 
@@ -94,6 +100,9 @@ public final class Trainer {
     public let options: TrainingOptions
     let train: [[Int32]]
     let validation: [Example]
+    /// A completion expert's windows and held-out batches (then `train` and `validation` are empty).
+    let sampler: WindowSampler?
+    let heldOut: [TokenBatch]
     /// Checkpoint and best-weights files (in a run directory); nil disables both.
     public let checkpointPath: String?
     public var bestWeightsPath: String? { checkpointPath.map { $0 + ".best.safetensors" } }
@@ -114,10 +123,29 @@ public final class Trainer {
         let stride = max(1, validation.count / max(1, options.validationExamples))
         self.validation = Array(Swift.stride(from: 0, to: validation.count, by: stride).prefix(options.validationExamples).map { validation[$0] })
         self.checkpointPath = checkpointPath
+        sampler = nil
+        heldOut = []
+    }
+
+    /// A language model over a corpus: random windows (`sampler`, with FIM), validated by bits per byte
+    /// on `heldOut` (from `BitsPerByte.batches`); the best validation keeps the lowest.
+    public init(model: Transformer, sampler: WindowSampler, heldOut: [TokenBatch], options: TrainingOptions, checkpointPath: String? = nil) throws {
+        guard sampler.length <= model.config.context else {
+            throw ExpertError.invalidConfig("windows of \(sampler.length) tokens do not fit the context \(model.config.context)")
+        }
+        self.model = model
+        self.options = options
+        self.sampler = sampler
+        self.heldOut = heldOut
+        train = []
+        validation = []
+        self.checkpointPath = checkpointPath
     }
 
     /// Exact-match accuracy of greedy answers on the validation examples.
+    /// For a completion expert: minus its bits per byte on the held-out files (higher is better either way).
     public func validate() throws -> Double {
+        if sampler != nil { return heldOut.isEmpty ? 0 : -BitsPerByte.measure(model, batches: heldOut) }
         guard !validation.isEmpty else { return 0 }
         let answers = try ExpertDecoder(model: model).answer(validation.map(\.input), maxOutputBytes: options.maxOutputBytes)
         let right = zip(answers, validation).filter { $0 == $1.output }.count
@@ -129,7 +157,9 @@ public final class Trainer {
         var tokens = 0
         var paddedTokens = 0
         var seconds = 0.0
-        var best = -1.0
+        /// The best validation score so far (exact match, or minus bits per byte); `unvalidated` before any.
+        var best = State.unvalidated
+        static let unvalidated = -Double.greatestFiniteMagnitude
         var bestStep = 0
         var totalSteps = 0
         var lastLoss: Float = 0
@@ -153,7 +183,7 @@ public final class Trainer {
         let hiddenNames = Set(hidden.map(\.name))
         let adamParams = params.filter { !hiddenNames.contains($0.name) }
         var st = State()
-        var batcher = Batcher(examples: train, batchSize: options.batchSize, seed: options.seed)
+        var batcher = sampler == nil ? Batcher(examples: train, batchSize: options.batchSize, seed: options.seed) : nil
         if resume, let cp = checkpointPath, FileManager.default.fileExists(atPath: cp) {
             try restore(from: cp, optimizer: opt, muon: muon, state: &st, batcher: &batcher)
         }
@@ -163,11 +193,12 @@ public final class Trainer {
         let calibrationSteps = 10
         let refineStep = max(calibrationSteps + 20, min(options.warmupSteps, 150))
         var calibratedAt: Double? = nil
+        var checkAt = -1, checkFrom: (Int, Double)? = nil
         var windowStart = MonotonicClock.now(), windowTokens = 0
         var runStart = MonotonicClock.now() - st.seconds
         while st.totalSteps == 0 || st.step < st.totalSteps {
             if stopRequested || Interruption.requested { break }
-            let batch = batcher.next()
+            let batch = sampler?.batch(at: st.step) ?? batcher!.next()
             model.parameters.zeroGrad()
             let loss = model.loss(batch)
             guard loss.item.isFinite else {
@@ -201,6 +232,14 @@ public final class Trainer {
                 let perStep = (st.seconds - t0) / Double(refineStep - calibrationSteps)
                 st.totalSteps = max(refineStep + 1, refineStep + Int((minutes * 60 - st.seconds) / perStep))
                 calibratedAt = nil
+                checkAt = st.totalSteps / 2
+                checkFrom = (st.step, st.seconds)
+            } else if st.step == checkAt, let (s0, t0) = checkFrom, let minutes = options.minutes {
+                // Halfway, once more from the speed since: batches of varying length make the first estimate
+                // drift, and a wall-clock budget is a budget (the cosine's remaining half stretches or shrinks a little).
+                let perStep = (st.seconds - t0) / Double(max(1, st.step - s0))
+                st.totalSteps = max(st.step + 1, st.step + Int((minutes * 60 - st.seconds) / perStep))
+                checkFrom = nil
             }
             let atEnd = st.totalSteps > 0 && st.step >= st.totalSteps
             var validated: Double? = nil
@@ -222,25 +261,32 @@ public final class Trainer {
             let now = MonotonicClock.now()
             let tps = Double(windowTokens) / max(1e-9, now - windowStart)
             if now - windowStart > 2 { windowStart = now; windowTokens = 0 }
+            let shown = validated ?? (st.best > State.unvalidated ? st.best : nil)
             observer?.trainingProgress(TrainingProgress(step: st.step, totalSteps: max(st.totalSteps, st.step), loss: st.lastLoss,
-                                                        tokensPerSecond: tps, validationAccuracy: validated ?? (st.best >= 0 ? st.best : nil),
-                                                        elapsed: st.seconds), validated: validated != nil)
+                                                        tokensPerSecond: tps, validationAccuracy: sampler == nil ? shown : nil,
+                                                        elapsed: st.seconds, validationBitsPerByte: sampler == nil ? nil : shown.map { -$0 }),
+                                       validated: validated != nil)
         }
         if let cp = checkpointPath, stopRequested || Interruption.requested { try saveCheckpoint(to: cp, optimizer: opt, muon: muon, state: st, batcher: batcher) }
         if Interruption.requested { throw ExpertError.interrupted(step: st.step, checkpoint: checkpointPath) }
-        if let bp = bestWeightsPath, st.best >= 0, FileManager.default.fileExists(atPath: bp) {
+        if let bp = bestWeightsPath, st.best > State.unvalidated, FileManager.default.fileExists(atPath: bp) {
             let best = try Transformer.load(from: bp)
             try model.parameters.load(best.parameters.entries())
         }
-        return TrainingRecord(steps: st.step, seconds: st.seconds, seed: options.seed, tokens: st.tokens, trainExamples: train.count,
-                              bestValidationAccuracy: max(0, st.best), bestStep: st.bestStep, finalLoss: st.lastLoss,
-                              threads: BLAS.threads, flops: flopsPerToken * Double(st.paddedTokens),
-                              precision: MixedPrecision.products, kernel: MixedPrecision.products == .bf16 ? MixedPrecision.kernel.rawValue : nil)
+        var record = TrainingRecord(steps: st.step, seconds: st.seconds, seed: options.seed, tokens: st.tokens, trainExamples: train.count,
+                                    bestValidationAccuracy: sampler == nil ? max(0, st.best) : 0, bestStep: st.bestStep, finalLoss: st.lastLoss,
+                                    threads: BLAS.threads, flops: flopsPerToken * Double(st.paddedTokens),
+                                    precision: MixedPrecision.products, kernel: MixedPrecision.products == .bf16 ? MixedPrecision.kernel.rawValue : nil)
+        if sampler != nil {
+            record.trainExamples = sampler!.corpus.files.count
+            record.bestValidationBitsPerByte = st.best > State.unvalidated && !heldOut.isEmpty ? -st.best : nil
+        }
+        return record
     }
 
     // MARK: Checkpoints
 
-    private func saveCheckpoint(to path: String, optimizer: AdamW, muon: Muon?, state st: State, batcher: Batcher) throws {
+    private func saveCheckpoint(to path: String, optimizer: AdamW, muon: Muon?, state st: State, batcher: Batcher?) throws {
         var items = model.parameters.entries().mapValues { SafeTensors.Item($0) }
         let shapes = Dictionary(uniqueKeysWithValues: model.parameters.all.map { ($0.name, $0.shape) })
         for (k, t) in optimizer.stateTensors(shapes: shapes) { items[k] = SafeTensors.Item(t) }
@@ -254,15 +300,17 @@ public final class Trainer {
         meta["checkpoint.seconds"] = "\(st.seconds)"
         meta["checkpoint.best"] = "\(st.best)"
         meta["checkpoint.best_step"] = "\(st.bestStep)"
-        meta["checkpoint.epoch"] = "\(batcher.epoch)"
-        meta["checkpoint.batch_index"] = "\(batcher.indexInEpoch)"
-        meta["checkpoint.rng"] = batcher.epochStartState.map(String.init).joined(separator: ",")
+        if let batcher {
+            meta["checkpoint.epoch"] = "\(batcher.epoch)"
+            meta["checkpoint.batch_index"] = "\(batcher.indexInEpoch)"
+            meta["checkpoint.rng"] = batcher.epochStartState.map(String.init).joined(separator: ",")
+        }
         meta["checkpoint.options"] = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
-        meta["checkpoint.examples"] = "\(train.count)"
+        meta["checkpoint.examples"] = "\(sampler?.corpus.byteCount ?? train.count)"
         try SafeTensors.write(items, metadata: meta, to: path)
     }
 
-    private func restore(from path: String, optimizer: AdamW, muon: Muon?, state st: inout State, batcher: inout Batcher) throws {
+    private func restore(from path: String, optimizer: AdamW, muon: Muon?, state st: inout State, batcher: inout Batcher?) throws {
         let file: SafeTensors.File
         do { file = try SafeTensors.read(path: path) } catch { throw ExpertError.badCheckpoint("\(error)") }
         let m = file.metadata
@@ -274,7 +322,7 @@ public final class Trainer {
               saved == options else {
             throw ExpertError.badCheckpoint("\(path) was written with other training options; delete it to start over")
         }
-        guard try int("examples") == train.count else {
+        guard try int("examples") == sampler?.corpus.byteCount ?? train.count else {
             throw ExpertError.badCheckpoint("\(path) was written for other training data; delete it to start over")
         }
         let weights = file.tensors.filter { !$0.key.hasPrefix("adam.") && !$0.key.hasPrefix("muon.") }
@@ -286,8 +334,9 @@ public final class Trainer {
         st.tokens = try int("tokens")
         st.paddedTokens = try int("padded_tokens")
         st.seconds = Double(m["checkpoint.seconds"] ?? "0") ?? 0
-        st.best = Double(m["checkpoint.best"] ?? "-1") ?? -1
+        st.best = Double(m["checkpoint.best"] ?? "") ?? State.unvalidated
         st.bestStep = try int("best_step")
+        if sampler != nil { return }  // windows are a function of the step: nothing else to restore
         let rng = (m["checkpoint.rng"] ?? "").split(separator: ",").compactMap { UInt64($0) }
         guard rng.count == 4 else { throw ExpertError.badCheckpoint("\(path) lacks the data-order generator state") }
         batcher = Batcher(examples: train, batchSize: options.batchSize, epoch: try int("epoch"), index: try int("batch_index"), epochStartState: rng)

@@ -128,8 +128,15 @@ public final class RouterModel: @unchecked Sendable {
     ///   - fallback: an expert to hand the request to when the router abstains (it need not be one of
     ///     `experts`); the decision is then marked `usedFallback`, and still `abstained`.
     ///   - checkNovelty: false skips the novelty check (to measure the router without it).
+    ///   - among: only these experts may be chosen or listed (the experts of one kind: a task request
+    ///     never goes to a completion expert); the others' probability still counts against confidence.
     public func route(_ text: String, top: Int = 3, threshold: Float? = nil, fallback: String? = nil,
-                      checkNovelty: Bool = true) -> RoutingDecision {
+                      checkNovelty: Bool = true, among: Set<String>? = nil) -> RoutingDecision {
+        let indices = among.map { set in expertIndices.filter { set.contains(labels[$0]) } } ?? expertIndices
+        guard !indices.isEmpty else {
+            return RoutingDecision(expert: fallback, confidence: 0, abstained: true, usedFallback: fallback != nil, reason: .empty,
+                                   threshold: threshold ?? self.threshold, top: [], novelty: nil)
+        }
         let t = threshold ?? self.threshold
         let classes = labels.count
         let dim = config.dim
@@ -137,9 +144,9 @@ public final class RouterModel: @unchecked Sendable {
             let hidden = scratch.baseAddress!
             let probs = hidden + dim
             let features = forward(text, hidden: hidden, probs: probs)
-            let candidates = topExperts(probs, count: max(0, min(top, expertIndices.count)))
-            var best = expertIndices[0]
-            for c in expertIndices where probs[c] > probs[best] { best = c }
+            let candidates = topExperts(probs, among: indices, count: max(0, min(top, indices.count)))
+            var best = indices[0]
+            for c in indices where probs[c] > probs[best] { best = c }
             let confidence = probs[best]
             var reason: RoutingDecision.AbstainReason?
             var novel: Float?
@@ -165,11 +172,31 @@ public final class RouterModel: @unchecked Sendable {
         }
     }
 
+    /// Routes a completion prefix among `experts` (the completion experts): the probabilities are
+    /// renormalised over them, the background class and the task experts do not compete (a prefix of code
+    /// is the background's kind of text), and the router abstains when the best share is under `minShare`
+    /// (a prefix that resembles no domain more than the others).
+    public func routeCompletion(_ text: String, among experts: Set<String>, top: Int = 3, minShare: Float = 0.5) -> RoutingDecision {
+        let indices = expertIndices.filter { experts.contains(labels[$0]) }
+        let p = scores(text)
+        let total = indices.reduce(Float(0)) { $0 + p[$1] }
+        let ranked = indices.sorted { (p[$0], -$0) > (p[$1], -$1) }
+        guard let best = ranked.first, total > 0, !text.utf8.allSatisfy({ FeatureHasher.isSpace($0) }) else {
+            return RoutingDecision(expert: nil, confidence: 0, abstained: true, usedFallback: false, reason: .empty,
+                                   threshold: minShare, top: [], novelty: nil)
+        }
+        let share = p[best] / total
+        let reason: RoutingDecision.AbstainReason? = share < minShare ? .belowThreshold : nil
+        return RoutingDecision(expert: reason == nil ? labels[best] : nil, confidence: share, abstained: reason != nil,
+                               usedFallback: false, reason: reason, threshold: minShare,
+                               top: ranked.prefix(top).map { .init(expert: labels[$0], p: p[$0] / total) }, novelty: nil)
+    }
+
     /// The `count` most probable experts, best first (ties: label order). Classes are few, so repeated
     /// scans beat sorting: each scan takes the best expert ranked strictly after the previous pick in
     /// (probability descending, position ascending) order, which needs no "taken" set.
     @inline(__always)
-    func topExperts(_ probs: UnsafePointer<Float>, count: Int) -> [RoutingDecision.Candidate] {
+    func topExperts(_ probs: UnsafePointer<Float>, among expertIndices: [Int], count: Int) -> [RoutingDecision.Candidate] {
         guard count > 0 else { return [] }
         var out = [RoutingDecision.Candidate]()
         out.reserveCapacity(count)

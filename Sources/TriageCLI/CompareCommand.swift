@@ -11,6 +11,8 @@ struct Compare: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Experts to compare (comma-separated; default: all).") var experts: String?
     @Flag(help: "Train the baselines again.") var retrain = false
+    @Flag(help: "Compare the completion experts instead: bits per byte on their held-out files against one model on all their files at equal FLOPs, with xz and zstd as anchors.")
+    var completion = false
     @Option(help: "Test examples per task: an evenly spaced subset of at most this many, so the shipped suite's default run takes about a minute and a half on 2 cores.")
     var limit: Int = 1000
     @Flag(help: "Score every test example (the larger baseline makes this several minutes for the shipped suite).")
@@ -28,6 +30,7 @@ struct Compare: ParsableCommand {
     func run() throws {
         try guarded {
             let engine = try openEngine(global)
+            if completion { return try compareCompletion(engine) }
             let r = try engine.compare(experts: experts.map { $0.split(separator: ",").map(String.init) }, retrain: retrain, limit: all ? nil : limit,
                                        precision: try precision.resolved(),
                                        observer: { ProgressReporter(label: $0, json: json) }, log: note)
@@ -57,6 +60,29 @@ struct Compare: ParsableCommand {
                 print(k.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%8d %12.3g %7.0f %9.2f", s.params ?? 0, s.trainFLOPs ?? 0, s.trainCPUSeconds ?? 0, s.medianMs ?? 0))
             }
             for b in r.baselines { print("\(b.name): \(b.note); \(b.steps) steps, \(String(format: "%.3g", b.trainFLOPs)) FLOPs") }
+        }
+    }
+
+    private func compareCompletion(_ engine: Engine) throws {
+        let r = try engine.compareCompletion(precision: try precision.resolved(), observer: { ProgressReporter(label: $0, json: json) }, log: note)
+        if json { try printJSON(r); return }
+        let keys = ["routed", "oracle", "single_same_size", "single_same_params"]
+        print("bits per byte on held-out files (lower is better)")
+        print("domain        files   bytes  router  " + keys.map { $0.padding(toLength: 18, withPad: " ", startingAt: 0) }.joined() + "xz/file  xz/cond  zstd/file  zstd/cond")
+        for d in r.domains {
+            var line = d.domain.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%6d %7d %6.1f%%  ", d.heldOutFiles, d.heldOutBytes, 100 * d.routerAccuracy)
+            for k in keys {
+                let s = d.systems[k]
+                line += (s.map { String(format: "%.3f (%4.1f%%)", $0.bitsPerByte, 100 * ($0.nextLineExactMatch ?? 0)) } ?? "-").padding(toLength: 18, withPad: " ", startingAt: 0)
+            }
+            line += String(format: "%7.3f  %7.3f  %9.3f  %9.3f", d.anchors["xz_per_file"] ?? 0, d.anchors["xz_conditioned"] ?? 0,
+                           d.anchors["zstd_per_file"] ?? 0, d.anchors["zstd_conditioned"] ?? 0)
+            print(line)
+        }
+        print("(in parentheses: next-line exact match)")
+        for k in keys {
+            let s = r.systems[k]!
+            print(k.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%9d params %10.3g FLOPs %7d steps %7.2f ms per 32-byte completion; ", s.params, s.trainFLOPs, s.steps, s.medianMs32Bytes) + s.note)
         }
     }
 }

@@ -21,11 +21,12 @@ struct Experts: ParsableCommand {
                 let experts = try engine.listExperts()
                 if json { for e in experts { try printJSON(e) }; return }
                 if experts.isEmpty { note("no experts registered (add one with `triage experts add NAME --data FILE.jsonl`)"); return }
-                print("name              ver   params  test exact  description")
+                print("name              ver   params  test exact  kind        description")
                 for e in experts {
                     print(e.name.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%5d %8d  %10@  ", e.version, e.parameters,
-                          (e.exactMatch.map(percent) ?? "-") as NSString) + (e.description ?? ""))
+                          (e.exactMatch.map(percent) ?? "-") as NSString) + e.kind.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0) + (e.description ?? ""))
                 }
+                if experts.contains(where: { $0.kind == .completion }) { note("(for completion experts, test exact is next-line exact match on held-out files)") }
             }
         }
     }
@@ -50,11 +51,24 @@ struct Experts: ParsableCommand {
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Train a new expert from JSONL ({\"input\", \"output\"} per line) and register it.",
-            discussion: "Validation and test sets are split off deterministically when not given. Interrupted runs resume from their checkpoint when run again with the same data and options.")
+            abstract: "Train a new expert from JSONL ({\"input\", \"output\"} per line), or a completion expert from files (--files), and register it.",
+            discussion: """
+                Validation and test sets are split off deterministically when not given. Interrupted runs resume from their checkpoint when run again with the same data and options.
+
+                With --files instead of --data the expert is a completion expert: a language model over those files (folders, files or glob patterns such as 'src/**/*.py'; quote them), trained on random windows with fill-in-the-middle, used by `triage complete`. Binary files, files over --max-file-bytes and invalid UTF-8 are skipped and reported; about 5% of the files (by a hash of their path) are held out to measure bits per byte. The registry keeps 2,000 short windows of the files for the router and the held-out files' paths and hashes, not the files, unless --keep-data.
+                """)
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Expert name: letters, digits, - _ . (at most 64).") var name: String
-        @Option(help: "Training data (JSONL).") var data: String
+        @Option(help: "Training data (JSONL).") var data: String?
+        @Option(parsing: .upToNextOption, help: ArgumentHelp("A completion expert's files: files, folders or glob patterns (quoted: 'src/**/*.py').", valueName: "glob"))
+        var files: [String] = []
+        @Option(parsing: .upToNextOption, help: ArgumentHelp("Leave out files whose path or name matches (with --files).", valueName: "glob"))
+        var exclude: [String] = []
+        @Flag(help: "With --files: also store the training files in the registry (by default only short windows for the router).")
+        var keepData = false
+        @Option(help: "With --files: skip files larger than this many bytes.") var maxFileBytes = 2 << 20
+        @Option(help: "With --files: tokens of context.") var context = 256
+        @Option(help: "With --files: fraction of training windows given the fill-in-the-middle transform.") var fimRate = 0.5
         @Option(help: "Validation data (default: split off 1/20).") var valid: String?
         @Option(help: "Test data (default: split off 1/20).") var test: String?
         @Option(help: "Model size: nano, tiny or small.") var preset: ExpertConfig.Preset = .tiny
@@ -74,6 +88,10 @@ struct Experts: ParsableCommand {
 
         func validate() throws {
             if steps == nil && minutes == nil { throw ValidationError("give a training budget: --steps N or --minutes M") }
+            if (data == nil) == files.isEmpty { throw ValidationError("give the training data: --data FILE.jsonl (a task expert) or --files GLOB... (a completion expert)") }
+            if !files.isEmpty && (valid != nil || test != nil || initFrom != nil || minConfidence != nil || skipBadLines) {
+                throw ValidationError("--valid, --test, --init-from, --min-confidence and --skip-bad-lines are for task experts (--data), not --files")
+            }
             if let s = steps, s <= 0 { throw ValidationError("--steps must be positive") }
             if let m = minutes, m <= 0 { throw ValidationError("--minutes must be positive") }
             if let m = minConfidence, !(m >= 0 && m <= 1) { throw ValidationError("--min-confidence must be in [0, 1]") }
@@ -82,7 +100,8 @@ struct Experts: ParsableCommand {
         func run() throws {
             try guarded {
                 let engine = try openEngine(global)
-                var req = AddRequest(name: name, dataPath: data, budget: steps.map(TrainingBudget.steps) ?? .minutes(minutes!))
+                if !files.isEmpty { return try addCompletion(engine) }
+                var req = AddRequest(name: name, dataPath: data!, budget: steps.map(TrainingBudget.steps) ?? .minutes(minutes!))
                 req.seed = seed
                 req.recipe = recipe.resolved
                 req.validPath = valid
@@ -102,6 +121,31 @@ struct Experts: ParsableCommand {
                       + String(format: "%d steps in %.1f s (%.0f tokens/s); router v%d", s.training.steps, s.training.seconds,
                                Double(s.training.tokens) / max(1e-9, s.training.seconds), s.routerVersion))
             }
+        }
+
+        private func addCompletion(_ engine: Engine) throws {
+            var req = CompletionAddRequest(name: name, include: files, budget: steps.map(TrainingBudget.steps) ?? .minutes(minutes!))
+            req.exclude = exclude
+            req.seed = seed
+            req.recipe = recipe.resolved
+            req.preset = preset
+            req.context = context
+            req.description = description
+            req.replace = replace
+            req.keepData = keepData
+            req.maxFileBytes = maxFileBytes
+            req.fimRate = fimRate
+            req.precision = precision.precision
+            Interruption.install()
+            let s = try engine.addCompletionExpert(req, observer: ProgressReporter(label: name, json: json), log: note)
+            if json { try printJSON(s); return }
+            let c = s.completion
+            print("added completion expert \(s.name) (version \(s.version)): \(c.trainFiles) files (\(c.trainBytes.formatted()) bytes), \(c.heldOut.count) held out"
+                  + (c.heldOutBitsPerByte.map { String(format: ", held-out %.3f bits per byte", $0) } ?? "")
+                  + (c.nextLineExactMatch.map { ", next-line exact match \(percent($0))" } ?? "")
+                  + "; \(s.parameters) parameters; "
+                  + String(format: "%d steps in %.1f s; router v%d", s.training.steps, s.training.seconds, s.routerVersion))
+            print("stored: \(c.stored)")
         }
     }
 

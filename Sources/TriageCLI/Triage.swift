@@ -5,5 +5,5 @@ struct Triage: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "triage",
         abstract: "Narrow experts and a router, trained and run on your own CPU.",
-        subcommands: [Ask.self, RouteCommand.self, Experts.self, Eval.self, Compare.self, GC.self, Config.self, Bench.self, Parity.self, Serve.self])
+        subcommands: [Ask.self, Complete.self, RouteCommand.self, Experts.self, Eval.self, Compare.self, GC.self, Config.self, Bench.self, Parity.self, Serve.self])
 }

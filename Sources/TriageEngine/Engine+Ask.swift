@@ -90,7 +90,8 @@ extension Engine {
             throw TriageError.notFound("no router: the registry has no experts yet (add one with `triage experts add`)")
         }
         let fallback = fallbackExpert
-        return texts.map { model.route($0, top: top, fallback: fallback) }
+        let tasks = try experts(ofKind: .task)
+        return texts.map { model.route($0, top: top, fallback: fallback, among: tasks) }
     }
 
     /// Routes (unless `expert` is given) and answers requests, decoding each expert's share in batches.
@@ -103,8 +104,12 @@ extension Engine {
         var answers = [Answer]()
         answers.reserveCapacity(requests.count)
         let start = MonotonicClock.now()
+        let tasks = try experts(ofKind: .task)
         if let expert {
             let rec = try expertRecord(expert)
+            if let tasks, !tasks.contains(rec.name) {
+                throw TriageError.badInput("'\(rec.name)' is a completion expert: use `triage complete --expert \(rec.name) PREFIX`")
+            }
             answers = requests.map { Answer(id: $0.id, input: $0.input, expert: rec.name, confidence: nil, abstained: false,
                                             fallback: false, output: nil, ms: 0, top: nil, error: nil) }
         } else {
@@ -113,7 +118,7 @@ extension Engine {
             }
             let fallback = fallbackExpert
             for r in requests {
-                let d = model.route(r.input, top: top, fallback: fallback)
+                let d = model.route(r.input, top: top, fallback: fallback, among: tasks)
                 answers.append(Answer(id: r.id, input: r.input, expert: d.expert, confidence: d.confidence, abstained: d.abstained,
                                       fallback: d.usedFallback, output: nil, ms: 0, top: (explain || d.abstained) ? d.top : nil, error: nil))
             }

@@ -91,12 +91,13 @@ public struct AddSummary: Codable {
 }
 
 extension Engine {
-    static func jsonl(_ examples: [Example]) -> Data {
+    /// `inputsOnly`: `{"input": …}` lines (a completion expert's router windows have no answers).
+    static func jsonl(_ examples: [Example], inputsOnly: Bool = false) -> Data {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var out = Data()
         for e in examples {
-            out.append(try! enc.encode(e))
+            out.append(inputsOnly ? try! enc.encode(["input": e.input]) : try! enc.encode(e))
             out.append(0x0A)
         }
         return out
@@ -236,12 +237,14 @@ extension Engine {
             var train = [String](), valid = [String](), validExamples = [Example]()
             for role in DataRole.allCases {
                 guard let p = folder.dataPath(role) else { continue }
-                let ex = try ExampleReader.read(path: p).examples
+                // A completion expert's train.jsonl holds router windows (inputs only); test.jsonl, with
+                // --keep-data, its files as {input: path, output: text}.
+                let ex = try ExampleReader.read(path: p, requireOutput: m.expertKind == .task).examples
                 if role == .train { train = ex.map(\.input) }
                 if role == .valid { valid = ex.map(\.input); validExamples = ex }
                 data[role] = try registry.blobs.put(fileAt: p)
             }
-            if m.calibration == nil {  // a manifest from before calibrations: fit one now, on its validation set
+            if m.calibration == nil && m.expertKind == .task {  // a manifest from before calibrations: fit one now, on its validation set
                 m.calibration = try Engine.fitCalibration(decoder: ExpertDecoder(model: model), validation: validExamples,
                                                           maxOutputBytes: m.maxOutputBytes)
                 if m.calibration != nil { log("\(m.name): calibrated answer confidence on \(validExamples.count) validation examples") }

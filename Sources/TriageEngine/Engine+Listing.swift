@@ -15,12 +15,15 @@ public struct ExpertSummary: Codable, Sendable {
     public var exactMatch: Double?
     /// When it was registered (UTC, ISO 8601).
     public var created: String?
-    enum CodingKeys: String, CodingKey { case name, version, description, parameters, exactMatch = "exact_match", created }
+    /// `task` or `completion` (for a completion expert `exact_match` is next-line exact match).
+    public var kind: ExpertKind = .task
+    enum CodingKeys: String, CodingKey { case name, version, description, parameters, exactMatch = "exact_match", created, kind }
 
     init(_ r: ExpertRecord) {
         let m = r.metricsJSON.flatMap { try? JSONDecoder().decode(ExpertMetrics.self, from: Data($0.utf8)) }
         self.init(name: r.name, version: r.version, description: r.description, parameters: r.paramCount,
                   exactMatch: m?.exactMatch, created: r.createdAt)
+        kind = Engine.kind(of: r)
     }
 
     init(name: String, version: Int, description: String?, parameters: Int, exactMatch: Double?, created: String?) {

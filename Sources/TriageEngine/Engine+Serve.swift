@@ -21,6 +21,9 @@ public struct ServingExpert: Sendable, Equatable {
     public let context: Int
     /// When the expert was registered (UNIX seconds; 0 if unknown).
     public let created: Int
+    /// Task or completion: chat and routed completions go to task experts, `/infill` and completions
+    /// with a `suffix` (or naming one) to completion experts.
+    public var kind: ExpertKind = .task
 }
 
 /// One decoded answer of the server, with the expert's confidence in it.
@@ -80,6 +83,12 @@ public final class ServingSnapshot {
 
     /// Expert names, sorted.
     public var expertNames: [String] { experts.keys.sorted() }
+
+    /// The experts of `kind`; for tasks nil when there is no completion expert (routing is then unrestricted).
+    func names(ofKind kind: ExpertKind) -> Set<String>? {
+        if kind == .task && !experts.values.contains(where: { $0.kind == .completion }) { return nil }
+        return Set(experts.values.filter { $0.kind == kind }.map(\.name))
+    }
 }
 
 extension Engine {
@@ -104,7 +113,8 @@ extension Engine {
                 let created = r.createdAt.flatMap { iso.date(from: $0) }
                 experts[r.name] = ServingExpert(name: r.name, version: r.version, maxInputBytes: dec.maxPromptTokens - 2,
                                                 maxOutputBytes: r.maxOutputBytes ?? 64, context: dec.maxPromptTokens + 1,
-                                                created: created.map { Int($0.timeIntervalSince1970) } ?? 0)
+                                                created: created.map { Int($0.timeIntervalSince1970) } ?? 0,
+                                                kind: Engine.kind(of: r))
                 byName[r.name] = r
                 if let c = try calibration(of: r) { calibrations[r.name] = c }
             }
@@ -126,8 +136,9 @@ extension Engine {
     /// Routes `texts` with the snapshot's router; nil when the snapshot has no router (no experts).
     public func route(_ texts: [String], in snapshot: ServingSnapshot, top: Int = 3) -> [ServingRoute]? {
         guard let model = snapshot.router else { return nil }
+        let tasks = snapshot.names(ofKind: .task)
         return texts.map { text in
-            let d = model.route(text, top: top, fallback: snapshot.fallback)
+            let d = model.route(text, top: top, fallback: snapshot.fallback, among: tasks)
             return ServingRoute(expert: d.expert, confidence: d.confidence, abstained: d.abstained, usedFallback: d.usedFallback,
                                 reason: d.reason?.rawValue, candidates: d.top.map { ($0.expert, $0.p) })
         }
@@ -204,5 +215,63 @@ extension Engine {
     static func served(_ a: ScoredAnswer, calibration: ConfidenceCalibration?) -> ServedAnswer {
         let raw = AnswerConfidence.score(a.logProbs, kind: calibration?.score ?? AnswerConfidence.defaultScore)
         return ServedAnswer(text: a.text, answerConfidence: raw, pCorrect: calibration?.probability(raw))
+    }
+}
+
+extension Engine {
+    /// A record's kind, from its manifest (absent: task).
+    package static func kind(of record: ExpertRecord) -> ExpertKind {
+        struct KindOnly: Decodable { var kind: ExpertKind? }
+        return record.manifestJSON.flatMap { try? JSONDecoder().decode(KindOnly.self, from: Data($0.utf8)) }?.kind ?? .task
+    }
+
+    /// Completions for the server, with the snapshot's router and experts: each request names its completion
+    /// expert or is routed among the completion experts by its prefix; requests for one expert are decoded
+    /// as one batch. `deadline`: a request's generation stops by then (`t_max_predict_ms`).
+    public func complete(_ requests: [(request: CompletionRequest, expert: String?)], in snapshot: ServingSnapshot) -> [Result<CompletionAnswer, TriageError>] {
+        var results = [Result<CompletionAnswer, TriageError>?](repeating: nil, count: requests.count)
+        let completionExperts = snapshot.names(ofKind: .completion) ?? []
+        var groups = [String: [Int]]()
+        var answers = [CompletionAnswer](repeating: CompletionAnswer(expert: nil, text: nil, finishReason: nil, truncated: false, promptTokens: 0,
+                                                                     generatedTokens: 0, confidence: nil, abstained: false, top: nil, ms: 0), count: requests.count)
+        let t0 = MonotonicClock.now()
+        for (i, r) in requests.enumerated() {
+            if let name = r.expert {
+                guard completionExperts.contains(name) else {
+                    results[i] = .failure(.badInput("'\(name)' is not a completion expert" + (snapshot.experts[name] != nil ? " (it is a task expert: use /v1/chat/completions or /v1/completions without 'suffix')" : "")))
+                    continue
+                }
+                answers[i].expert = name
+                groups[name, default: []].append(i)
+                continue
+            }
+            guard let router = snapshot.router, !completionExperts.isEmpty else {
+                results[i] = .failure(.notFound("no completion experts are registered (add one with `triage experts add NAME --files GLOB`)"))
+                continue
+            }
+            let text = String(r.request.prefix.suffix(2000)) + (r.request.suffix.map { " " + $0.prefix(500) } ?? "")
+            let d = router.routeCompletion(text, among: completionExperts)
+            answers[i].confidence = d.confidence
+            answers[i].top = d.top
+            if let e = d.expert { answers[i].expert = e; groups[e, default: []].append(i) } else { answers[i].abstained = true; results[i] = .success(answers[i]) }
+        }
+        for (name, idx) in groups.sorted(by: { $0.key < $1.key }) {
+            do {
+                guard let rec = snapshot.records[name] else { throw TriageError.notFound("expert '\(name)' is not registered") }
+                let outs = try decoder(for: rec).complete(idx.map { requests[$0].request })
+                for (i, o) in zip(idx, outs) {
+                    answers[i].text = o.text
+                    answers[i].finishReason = o.finishReason
+                    answers[i].truncated = o.truncated
+                    answers[i].promptTokens = o.promptTokens
+                    answers[i].generatedTokens = o.generatedTokens
+                    answers[i].ms = (MonotonicClock.now() - t0) * 1000
+                    results[i] = .success(answers[i])
+                }
+            } catch {
+                for i in idx { results[i] = .failure(TriageError.from(error)) }
+            }
+        }
+        return results.map { $0! }
     }
 }

@@ -38,6 +38,14 @@ public struct ExpertManifest: Codable, Equatable {
     /// at registration, with the expert's default `min_confidence`. Optional: manifests written before
     /// it existed still load (import then fits one).
     public var calibration: ConfidenceCalibration?
+    /// `completion` for a language model over a set of files (`experts add --files`); nil: a task expert
+    /// (text in, answer out), as every manifest written before completion experts.
+    public var kind: ExpertKind?
+    /// A completion expert's files, held-out split and measurements.
+    public var completion: CompletionSection?
+
+    /// Task or completion (absent `kind`: task).
+    public var expertKind: ExpertKind { kind ?? .task }
 
     /// The recipe and record of the expert's training.
     public struct TrainingSection: Codable, Equatable {
@@ -57,7 +65,7 @@ public struct ExpertManifest: Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, description, task, config, parameters, weights, data, metric, training, metrics, source, calibration
+        case name, description, task, config, parameters, weights, data, metric, training, metrics, source, calibration, kind, completion
         case maxOutputBytes = "max_output_bytes", weightsSHA256 = "weights_sha256", weightsDType = "weights_dtype"
         case dataSHA256 = "data_sha256"
     }

@@ -22,7 +22,17 @@ package struct TrainingRun {
     package func train(_ model: Transformer, train: [Example], validation: [Example], options: TrainingOptions,
                        observer: TrainingObserver?) throws -> TrainingRecord {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let trainer = try Trainer(model: model, train: train, validation: validation, options: options, checkpointPath: checkpoint)
+        return try run(try Trainer(model: model, train: train, validation: validation, options: options, checkpointPath: checkpoint), observer: observer)
+    }
+
+    /// Trains a completion expert's `model` on windows of a corpus (see `train`).
+    package func train(_ model: Transformer, sampler: WindowSampler, heldOut: [TokenBatch], options: TrainingOptions,
+                       observer: TrainingObserver?) throws -> TrainingRecord {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return try run(try Trainer(model: model, sampler: sampler, heldOut: heldOut, options: options, checkpointPath: checkpoint), observer: observer)
+    }
+
+    private func run(_ trainer: Trainer, observer: TrainingObserver?) throws -> TrainingRecord {
         let record = try trainer.run(resume: true, observer: observer)
         // A Ctrl-C after the last step: keep the finished checkpoint, let the caller store nothing.
         if Interruption.requested { throw ExpertError.interrupted(step: record.steps, checkpoint: checkpoint) }

@@ -169,7 +169,7 @@ extension Engine {
     }
 
     func compareInputs(names: [String]?) throws -> [ExpertForCompare] {
-        let all = try registry.listExperts()
+        let all = try registry.listExperts().filter { Engine.kind(of: $0) == .task }  // completion experts: `compare --completion`
         let chosen = names.map { n in all.filter { n.contains($0.name) } } ?? all
         if let names { for n in names where !all.contains(where: { $0.name == n }) { throw TriageError.notFound("no expert named '\(n)'") } }
         guard chosen.count >= 2 else { throw TriageError.badInput("compare needs at least two registered experts (found \(chosen.count))") }

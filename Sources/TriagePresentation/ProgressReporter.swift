@@ -32,6 +32,7 @@ public final class ProgressReporter: TrainingObserver {
             var o: [String: Any] = ["event": "progress", "expert": label, "step": p.step, "total_steps": p.totalSteps,
                                     "loss": Double(p.loss), "tokens_per_s": p.tokensPerSecond.rounded(), "elapsed_s": p.elapsed, "eta_s": p.eta]
             if let v = p.validationAccuracy { o["validation_accuracy"] = v }
+            if let v = p.validationBitsPerByte { o["validation_bits_per_byte"] = v }
             if let d = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) { FileHandle.standardError.write(d + Data("\n".utf8)) }
         case .plain:
             guard validated || done || now - lastPrint >= 5 else { return }
@@ -50,6 +51,7 @@ public final class ProgressReporter: TrainingObserver {
     func line(_ p: TrainingProgress) -> String {
         var s = "\(label) step \(p.step)/\(p.totalSteps) loss \(String(format: "%.3f", p.loss)) \(Int(p.tokensPerSecond)) tok/s"
         if let v = p.validationAccuracy { s += String(format: " val %.1f%%", 100 * v) }
+        if let v = p.validationBitsPerByte { s += String(format: " val %.3f bits/byte", v) }
         s += " elapsed \(Self.clock(p.elapsed)) ETA \(Self.clock(p.eta))"
         return s
     }

@@ -1,6 +1,8 @@
 import Dispatch
+import ExpertModel
 import Foundation
 import Synchronization
+import TensorCore
 import TriageEngine
 
 /// What a request asks the decode thread for.
@@ -9,6 +11,8 @@ enum JobKind: Sendable {
     case models
     /// A completion of `input` by `model` (`triage` = routed).
     case complete(ParsedCompletion)
+    /// llama.cpp's `/infill`: a completion expert fills between a prefix and a suffix.
+    case infill(InfillRequest)
 }
 
 /// What the decode thread reports back, in order: for a completion first `.routed` (or `.failed`),
@@ -16,7 +20,9 @@ enum JobKind: Sendable {
 enum JobEvent: Sendable {
     case models([ModelList.Model])
     case routed(TriageInfo)
-    case output(text: String, finishReason: String, promptBytes: Int, answerConfidence: Double, pCorrect: Double?)
+    case output(text: String, finishReason: String, promptBytes: Int, answerConfidence: Double?, pCorrect: Double?)
+    /// An `/infill` answer.
+    case completed(CompletionAnswer)
     case failed(ServeError)
 }
 
@@ -208,13 +214,37 @@ final class DecodeWorker: Sendable {
         let outputLimit: Int
     }
 
+    /// A completion-expert request of the batch: from `/infill`, or `/v1/completions` with a completion
+    /// expert or a `suffix`.
+    private struct Fill {
+        let job: Job
+        let request: ExpertModel.CompletionRequest
+        let expert: String?
+        let infill: Bool
+    }
+
     private func process(_ jobs: [Job], engine: Engine, snapshot snap: ServingSnapshot) {
         var work = [Work]()
         var toRoute = [(Job, ParsedCompletion)]()
+        var fills = [Fill]()
         for job in jobs where !job.isCancelled {
             switch job.kind {
             case .models:
                 job.finish(.models(DecodeWorker.models(snap, started: metrics.started)))
+            case .infill(let r):
+                let named = r.model.flatMap { snap.experts[$0]?.kind == .completion ? $0 : nil }
+                let deadline = r.tMaxPredictMs.map { MonotonicClock.now() + max(1, $0) / 1000 }
+                fills.append(Fill(job: job, request: .init(prefix: r.prefix, suffix: r.inputSuffix ?? "", maxBytes: r.maxBytes, stopAtNewline: false,
+                                                           stop: r.stop ?? [], deadline: deadline), expert: named, infill: true))
+            case .complete(let req) where snap.experts[req.model]?.kind == .completion || (req.suffix != nil && req.model == ServeApp.routedModel):
+                if req.inputParam == "messages" {
+                    job.finish(.failed(.badRequest("'\(req.model)' is a completion expert: use /v1/completions (with 'suffix' to fill in the middle) or /infill", param: "model")))
+                    continue
+                }
+                fills.append(Fill(job: job, request: .init(prefix: req.input, suffix: req.suffix, maxBytes: min(512, req.maxTokens ?? 32), stopAtNewline: false,
+                                                           stop: req.stop), expert: req.model == ServeApp.routedModel ? nil : req.model, infill: false))
+            case .complete(let req) where req.suffix != nil:
+                job.finish(.failed(.badRequest("'suffix' fills in the middle, which only completion experts do; '\(req.model)' is not one", param: "suffix")))
             case .complete(let req):
                 if req.model == ServeApp.routedModel {
                     toRoute.append((job, req))
@@ -227,6 +257,7 @@ final class DecodeWorker: Sendable {
                 }
             }
         }
+        if !fills.isEmpty { complete(fills, engine: engine, snapshot: snap) }
         if !toRoute.isEmpty {
             guard let routes = engine.route(toRoute.map(\.1.input), in: snap) else {
                 for (job, _) in toRoute {
@@ -248,6 +279,38 @@ final class DecodeWorker: Sendable {
             }
         }
         finishWork(work, engine: engine, snapshot: snap)
+    }
+
+    /// Decodes the batch's completion-expert requests (one batch per expert) and answers each in its endpoint's events.
+    private func complete(_ fills: [Fill], engine: Engine, snapshot snap: ServingSnapshot) {
+        let live = fills.filter { !$0.job.isCancelled }
+        let t0 = DispatchTime.now()
+        let results = engine.complete(live.map { ($0.request, $0.expert) }, in: snap)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+        for (f, result) in zip(live, results) {
+            switch result {
+            case .failure(let e):
+                switch e {
+                case .notFound(let m): f.job.finish(.failed(ServeError(status: .notFound, message: m, type: "invalid_request_error", param: "model", code: "model_not_found")))
+                case .badInput(let m): f.job.finish(.failed(.badRequest(m, param: "model")))
+                default: f.job.finish(.failed(.internalError(e.description)))
+                }
+            case .success(let a):
+                let candidates = (a.top ?? []).map { Candidate(expert: $0.expert, p: $0.p) }
+                guard let expert = a.expert, let text = a.text else {
+                    metrics.abstentions.increment()
+                    f.job.finish(.failed(.noExpertFits(confidence: a.confidence, reason: "no completion expert resembles the prefix", candidates: candidates)))
+                    continue
+                }
+                metrics.decoded(expert: expert, requests: 1, seconds: seconds / Double(max(1, live.count)))
+                if f.infill {
+                    f.job.finish(.completed(a))
+                } else {
+                    f.job.send(.routed(TriageInfo(expert: expert, routed: f.expert == nil, confidence: a.confidence, fallback: false, candidates: candidates)))
+                    f.job.finish(.output(text: text, finishReason: a.finishReason ?? "stop", promptBytes: a.promptTokens, answerConfidence: nil, pCorrect: nil))
+                }
+            }
+        }
     }
 
     /// Checks the input fits the expert and reports the routing; nil when the job is already answered.

@@ -82,6 +82,8 @@ struct ChatCompletionRequest: Decodable, Sendable {
 struct CompletionRequest: Decodable, Sendable {
     var model: String
     var prompt: PromptText
+    /// Text after the insertion point: the completion fills in between (completion experts only).
+    var suffix: String?
 }
 
 /// A validated completion request of either endpoint.
@@ -94,6 +96,8 @@ struct ParsedCompletion: Sendable {
     var includeUsage: Bool
     var maxTokens: Int?
     var stop: [String]
+    /// `/v1/completions`' `suffix`: a fill-in-the-middle request for a completion expert.
+    var suffix: String? = nil
 }
 
 enum RequestParser {
@@ -117,7 +121,8 @@ enum RequestParser {
                 parsed = ParsedCompletion(model: r.model, input: last.content?.text ?? "", inputParam: "messages", stream: false, includeUsage: false, maxTokens: nil, stop: [])
             } else {
                 let r = try decoder.decode(CompletionRequest.self, from: body)
-                parsed = ParsedCompletion(model: r.model, input: r.prompt.text, inputParam: "prompt", stream: false, includeUsage: false, maxTokens: nil, stop: [])
+                parsed = ParsedCompletion(model: r.model, input: r.prompt.text, inputParam: "prompt", stream: false, includeUsage: false, maxTokens: nil, stop: [],
+                                          suffix: r.suffix)
             }
         } catch let e as ServeError {
             throw e

@@ -94,6 +94,9 @@ public final class ServeApp: Sendable {
         router.post("/v1/completions") { [self] request, context -> Response in
             try await complete(request, context: context, chat: false)
         }
+        router.post("/infill") { [self] request, context -> Response in
+            try await infill(request, context: context)
+        }
         var log = logger ?? Logger(label: "triage.serve")
         if logger == nil { log.logLevel = .warning }
         return Application(
@@ -146,6 +149,44 @@ public final class ServeApp: Sendable {
             // The connection's input ended before the body did (a truncated body), or reading failed.
             throw ServeError.badRequest("The request body ended before it was complete (\(error))", code: "incomplete_body")
         }
+    }
+
+    /// llama.cpp's `/infill` (see `InfillRequest`): a warm-up (`n_predict: 0`) returns at once.
+    private func infill(_ request: Request, context: ServeContext) async throws -> Response {
+        let parsed = try InfillRequest.parse(try await readBody(request))
+        let model = parsed.model.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 } ?? ServeApp.routedModel
+        if parsed.nPredict == 0 {
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: InfillResponse.warmUp(model: model).json(fields: parsed.responseFields))))
+        }
+        let job = Job(.infill(parsed))
+        guard worker.submit(job) else {
+            throw ServeError.overloaded("The server is busy: \(options.maxQueue) requests are already waiting (--max-queue); retry shortly")
+        }
+        let channelID = ObjectIdentifier(context.channel)
+        let token = ConnectionWatch.shared.onClose(channelID) { job.cancel() }
+        defer { ConnectionWatch.shared.cancel(channelID, token: token) }
+        for await event in job.events {
+            switch event {
+            case .completed(let a):
+                let text = a.text ?? "", ms = a.ms
+                let n = a.generatedTokens
+                let stopType = a.finishReason == "length" ? "limit" : (parsed.stop ?? []).contains { !$0.isEmpty && text.count < parsed.maxBytes } && a.finishReason == "stop" && n > text.utf8.count ? "word" : "eos"
+                // Prefill and generation run as one decoder call: their time is reported together as predicted_ms.
+                let response = InfillResponse(content: text, stop: true, model: a.expert ?? model, tokensPredicted: n, tokensEvaluated: a.promptTokens,
+                                              truncated: a.truncated, stopType: stopType, stoppingWord: "", hasNewLine: text.contains("\n"),
+                                              timings: .init(promptN: a.promptTokens, promptMs: 0, promptPerTokenMs: 0, promptPerSecond: 0,
+                                                             predictedN: n, predictedMs: ms, predictedPerTokenMs: n > 0 ? ms / Double(n) : 0,
+                                                             predictedPerSecond: ms > 0 ? Double(n) * 1000 / ms : 0),
+                                              triage: .init(expert: a.expert ?? "", routed: parsed.model.map { $0 != a.expert } ?? true,
+                                                            confidence: a.confidence, candidates: (a.top ?? []).map { Candidate(expert: $0.expert, p: $0.p) }))
+                return Response(status: .ok, headers: [.contentType: "application/json"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: response.json(fields: parsed.responseFields))))
+            case .failed(let e): throw e
+            default: continue
+            }
+        }
+        throw ServeError.cancelled
     }
 
     private func complete(_ request: Request, context: ServeContext, chat: Bool) async throws -> Response {
@@ -257,7 +298,7 @@ struct ServeMiddleware: RouterMiddleware {
     typealias Context = ServeContext
     let app: ServeApp
 
-    static let endpoints: Set<String> = ["/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions"]
+    static let endpoints: Set<String> = ["/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/infill"]
 
     func handle(_ request: Request, context: ServeContext, next: (Request, ServeContext) async throws -> Response) async throws -> Response {
         let t0 = ContinuousClock.now
