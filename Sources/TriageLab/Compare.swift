@@ -191,15 +191,9 @@ extension Engine {
     /// Trains (or reuses) a baseline: a balanced mixture of every expert's training data, the plan's config and steps.
     func baseline(_ plan: BaselinePlan, experts: [ExpertForCompare], retrain: Bool, precision: Precision, observer: TrainingObserver?,
                   log: (String) -> Void) throws -> (Transformer, TrainingRecord) {
-        func usable(_ b: BaselineRecord?) throws -> (Transformer, TrainingRecord)? {
-            guard let b, let js = b.configJSON, let stored = try? JSONDecoder().decode(BaselinePlan.self, from: Data(js.utf8)),
-                  stored.matches(plan), let data = try registry.loadWeights(of: b), let tj = b.trainingJSON,
-                  let rec = try? JSONDecoder().decode(TrainingRecord.self, from: Data(tj.utf8)) else { return nil }
-            return (try Transformer.load(try SafeTensors.read(data: data), origin: "baseline \(plan.name)"), rec)
-        }
         if !retrain {
-            if let found = try usable(try registry.baseline(named: plan.name)) { return found }
-            if let shipped = try importShippedBaseline(plan), let found = try usable(shipped) {
+            if let found = try storedBaseline(try registry.baseline(named: plan.name), for: plan) { return found }
+            if let shipped = try importShippedBaseline(plan), let found = try storedBaseline(shipped, for: plan) {
                 log("\(plan.name): using the baseline shipped with the suite (\(ShippedBaseline.directoryName)/\(plan.name))")
                 return found
             }
@@ -213,11 +207,24 @@ extension Engine {
         var options = plan.options
         options.precision = precision
         let record = try run.train(model, train: mixture, validation: valid, options: options, observer: observer)
+        try keepBaseline(model, record: record, plan: plan, run: run)
+        return (model, record)
+    }
+
+    /// A stored baseline's model and record, if it was trained for exactly `plan`.
+    func storedBaseline(_ b: BaselineRecord?, for plan: BaselinePlan) throws -> (Transformer, TrainingRecord)? {
+        guard let b, let js = b.configJSON, let stored = try? JSONDecoder().decode(BaselinePlan.self, from: Data(js.utf8)),
+              stored.matches(plan), let data = try registry.loadWeights(of: b), let tj = b.trainingJSON,
+              let rec = try? JSONDecoder().decode(TrainingRecord.self, from: Data(tj.utf8)) else { return nil }
+        return (try Transformer.load(try SafeTensors.read(data: data), origin: "baseline \(plan.name)"), rec)
+    }
+
+    /// Stores a trained baseline in the registry (so later comparisons reuse it) and removes its run folder.
+    func keepBaseline(_ model: Transformer, record: TrainingRecord, plan: BaselinePlan, run: TrainingRun) throws {
         let ref = try storeWeights(model, of: run, name: plan.name)
         try registry.putBaseline(BaselineRecord(name: plan.name, configJSON: try JSONOutput.line(plan), metricsJSON: nil,
                                                 trainingJSON: try JSONOutput.line(record), expertSet: plan.expertSet), weights: ref)
         run.removeFolder()
-        return (model, record)
     }
 
     /// Runs the comparison on each expert's test set, or on an evenly spaced subset of at most `limit`

@@ -75,11 +75,7 @@ extension Engine {
     /// Trains (or reuses from the registry) a single model on all the domains' training files.
     func completionBaseline(_ plan: BaselinePlan, corpus: TextCorpus, heldOut: [[UInt8]], precision: Precision,
                             observer: TrainingObserver?, log: (String) -> Void) throws -> (Transformer, TrainingRecord) {
-        if let b = try registry.baseline(named: plan.name), let js = b.configJSON, let stored = try? JSONDecoder().decode(BaselinePlan.self, from: Data(js.utf8)),
-           stored.matches(plan), let data = try registry.loadWeights(of: b), let tj = b.trainingJSON,
-           let rec = try? JSONDecoder().decode(TrainingRecord.self, from: Data(tj.utf8)) {
-            return (try Transformer.load(try SafeTensors.read(data: data), origin: "baseline \(plan.name)"), rec)
-        }
+        if let found = try storedBaseline(try registry.baseline(named: plan.name), for: plan) { return found }
         log("\(plan.name): \(plan.config.parameterCount) parameters, \(plan.options.steps!) steps at batch \(plan.options.batchSize), "
             + String(format: "%.3g FLOPs planned", plan.plannedFLOPs) + ", \(corpus.files.count) files of every domain")
         let run = run(named: plan.name)
@@ -89,10 +85,7 @@ extension Engine {
         let sampler = WindowSampler(corpus: corpus, batchSize: options.batchSize, length: plan.config.context, seed: options.seed)
         let validation = BitsPerByte.batches(files: Engine.limited(heldOut, to: 32 << 10), context: plan.config.context)
         let record = try run.train(model, sampler: sampler, heldOut: validation, options: options, observer: observer)
-        let ref = try storeWeights(model, of: run, name: plan.name)
-        try registry.putBaseline(BaselineRecord(name: plan.name, configJSON: try JSONOutput.line(plan), metricsJSON: nil,
-                                                trainingJSON: try JSONOutput.line(record), expertSet: plan.expertSet), weights: ref)
-        run.removeFolder()
+        try keepBaseline(model, record: record, plan: plan, run: run)
         return (model, record)
     }
 

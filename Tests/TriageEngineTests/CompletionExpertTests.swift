@@ -160,3 +160,22 @@ final class CompletionExpertTests: XCTestCase {
         XCTAssertThrowsError(try CursorPoint.split(text: text, line: 1, column: 20))
     }
 }
+
+final class NextLineTests: XCTestCase {
+    /// A model that has learnt a repetitive file completes its lines: next-line exact match is high.
+    func testNextLineExactMatchOfAModelThatKnowsTheFile() throws {
+        let text = Array(String(repeating: "def add(a, b):\n    return a + b\n\n", count: 60).utf8)
+        var config = ExpertConfig.nano.with(positions: .rope)
+        config.context = 64
+        let model = try Transformer(config: config, seed: 1)
+        var o = TrainingOptions(steps: 120, seed: 1)
+        o.learningRate = 3e-3
+        o.warmupSteps = 10
+        o.validateEvery = 1000
+        let sampler = WindowSampler(corpus: TextCorpus(files: [text]), batchSize: 8, length: 64, fimRate: 0, seed: 1)
+        try Trainer(model: model, sampler: sampler, heldOut: [], options: o).run()
+        let r = try NextLine.exactMatch(decoder: ExpertDecoder(model: model), files: [text], samples: 40, seed: 1)
+        XCTAssertEqual(r.n, 40)
+        XCTAssertGreaterThan(r.rate, 0.8, "next-line exact match \(r.rate)")
+    }
+}
