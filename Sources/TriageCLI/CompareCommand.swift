@@ -68,12 +68,12 @@ struct Compare: ParsableCommand {
         if json { try printJSON(r); return }
         let keys = ["routed", "oracle", "single_same_size", "single_same_params"]
         print("bits per byte on held-out files (lower is better)")
-        print("domain        files   bytes  router  " + keys.map { $0.padding(toLength: 18, withPad: " ", startingAt: 0) }.joined() + "xz/file  xz/cond  zstd/file  zstd/cond")
+        print("domain        files   bytes  router  " + keys.map { $0.padding(toLength: 19, withPad: " ", startingAt: 0) }.joined() + "xz/file  xz/cond  zstd/file  zstd/cond")
         for d in r.domains {
             var line = d.domain.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: "%6d %7d %6.1f%%  ", d.heldOutFiles, d.heldOutBytes, 100 * d.routerAccuracy)
             for k in keys {
                 let s = d.systems[k]
-                line += (s.map { String(format: "%.3f (%4.1f%%)", $0.bitsPerByte, 100 * ($0.nextLineExactMatch ?? 0)) } ?? "-").padding(toLength: 18, withPad: " ", startingAt: 0)
+                line += (s.map { String(format: "%.3f (%4.1f%%)", $0.bitsPerByte, 100 * ($0.nextLineExactMatch ?? 0)) } ?? "-").padding(toLength: 19, withPad: " ", startingAt: 0)
             }
             line += String(format: "%7.3f  %7.3f  %9.3f  %9.3f", d.anchors["xz_per_file"] ?? 0, d.anchors["xz_conditioned"] ?? 0,
                            d.anchors["zstd_per_file"] ?? 0, d.anchors["zstd_conditioned"] ?? 0)

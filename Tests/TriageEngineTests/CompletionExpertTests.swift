@@ -2,6 +2,7 @@ import XCTest
 import ExpertModel
 import Registry
 @testable import TriageEngine
+@testable import TriageLab
 
 /// A user folder of public files (this repository's own Router and Registry sources, Apache-2.0 like
 /// the rest of Triage, about 150 KB) plus the files a walk must skip, and one registry with a task expert
@@ -177,5 +178,18 @@ final class NextLineTests: XCTestCase {
         let r = try NextLine.exactMatch(decoder: ExpertDecoder(model: model), files: [text], samples: 40, seed: 1)
         XCTAssertEqual(r.n, 40)
         XCTAssertGreaterThan(r.rate, 0.8, "next-line exact match \(r.rate)")
+    }
+}
+
+final class CompressorAnchorTests: XCTestCase {
+    /// xz and zstd as anchors: per file and conditioned on training text, in bits per byte.
+    func testAnchorsMeasureHeldOutBytes() throws {
+        let train = [Array(String(repeating: "let total = values.reduce(0, +)\n", count: 300).utf8)]
+        let held = [Array("let total = values.reduce(0, +)\nprint(total)\n".utf8), Array("import Foundation\n".utf8)]
+        let a = try Compressors.anchors(heldOut: held, train: train)
+        for k in ["xz_per_file", "xz_conditioned", "zstd_per_file", "zstd_conditioned"] { XCTAssertNotNil(a[k], k) }
+        // Alone, a tiny file costs more than its own bytes (headers); given text it repeats, far less.
+        XCTAssertGreaterThan(a["xz_per_file"]!, 8)
+        XCTAssertLessThan(a["zstd_conditioned"]!, a["zstd_per_file"]!)
     }
 }
