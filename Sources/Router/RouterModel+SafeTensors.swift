@@ -47,7 +47,17 @@ extension RouterModel {
     }
 
     public static func load(from path: String) throws -> RouterModel {
-        let file = try SafeTensors.read(path: path)
+        try load(SafeTensors.read(path: path), origin: path)
+    }
+
+    /// A router from the bytes of its file (`origin` names it in errors).
+    public static func load(data: Data, origin: String) throws -> RouterModel {
+        let file: SafeTensors.File
+        do { file = try SafeTensors.read(data: data) } catch let e as TensorCoreError { throw TensorCoreError.malformed("\(origin): \(e.description)") }
+        return try load(file, origin: origin)
+    }
+
+    static func load(_ file: SafeTensors.File, origin path: String) throws -> RouterModel {
         let m = file.metadata
         func field(_ k: String) throws -> String {
             guard let v = m[k] else { throw RouterError.malformedModel("\(path): __metadata__ has no \"\(k)\"") }

@@ -32,6 +32,35 @@ public struct ExpertFolder {
         return ExpertFolder(path: path, manifest: m)
     }
 
+    /// A folder's model and examples, loaded and checked: everything `import` stores comes from here, so
+    /// that a bad folder is refused before any blob is written (and the fuzzer reaches the same code).
+    public struct Contents {
+        /// The manifest, with a calibration fitted on the validation examples when it had none.
+        public var manifest: ExpertManifest
+        public let model: Transformer
+        /// Examples by role, for the roles the folder has.
+        public let examples: [DataRole: [Example]]
+    }
+
+    /// Loads the weights as the manifest's model (their config must be the manifest's) and reads every data
+    /// file; a manifest from before calibrations gets one fitted on its validation examples.
+    public func load(log: (String) -> Void) throws -> Contents {
+        var m = manifest
+        let model = try Transformer.load(from: weightsPath)
+        guard model.config == m.config else { throw TriageError.badInput("\(weightsPath): its config differs from \(path)/expert.json") }
+        var examples = [DataRole: [Example]]()
+        for role in DataRole.allCases {
+            guard let p = dataPath(role) else { continue }
+            examples[role] = try ExampleReader.read(path: p).examples
+        }
+        if m.calibration == nil, let valid = examples[.valid] {
+            m.calibration = try Engine.fitCalibration(decoder: ExpertDecoder(model: model), validation: valid,
+                                                      maxOutputBytes: m.maxOutputBytes)
+            if m.calibration != nil { log("\(m.name): calibrated answer confidence on \(valid.count) validation examples") }
+        }
+        return Contents(manifest: m, model: model, examples: examples)
+    }
+
     /// The weights file.
     public var weightsPath: String { path + "/" + manifest.weights }
     /// The data file of `role`, if the folder has one.

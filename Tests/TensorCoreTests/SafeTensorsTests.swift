@@ -78,6 +78,15 @@ final class SafeTensorsTests: XCTestCase {
         assertMalformed(header(#"{"__metadata__":{"a":1}}"#), "not a string")
     }
 
+    /// 2^20 × (2^41 + 1) F64 elements need 2^64 + 2^23 bytes: unchecked, the byte count wraps to 2^23 and a
+    /// file with 8 MiB of data would pass the size check (in release, where TensorCore is -Ounchecked)
+    /// and be decoded as 2^61 elements, far past its end.
+    func testAByteCountThatOverflowsIsRefused() {
+        let shape = "[1048576,2199023255553]"
+        assertMalformed(header(#"{"a":{"dtype":"F64","shape":\#(shape),"data_offsets":[0,8388608]}}"#,
+                               data: Array(repeating: 0, count: 8_388_608)), "more than")
+    }
+
     func testTruncatedRealFile() throws {
         let full = SafeTensors.encode(["w": .init(Tensor(shape: [2, 3], values: values))])
         for cut in [4, 12, full.count - 1] {
