@@ -77,6 +77,9 @@ extension RouterModel {
         guard let config = try? dec.decode(RouterConfig.self, from: Data(try field("config").utf8)) else {
             throw RouterError.malformedModel("\(path): config is not a router config")
         }
+        // Before the novelty index is built from its n-gram lengths (the router fuzzer: minn > maxn
+        // reached FeatureHasher's precondition and crashed instead of refusing the file).
+        do { try config.validate() } catch { throw RouterError.malformedModel("\(path): \(error)") }
         guard let threshold = Float(try field("threshold")) else { throw RouterError.malformedModel("\(path): threshold is not a number") }
         guard let input = file[Key.input], let output = file[Key.output], let bias = file[Key.bias] else {
             throw RouterError.malformedModel("\(path): needs tensors \(Key.input), \(Key.output), \(Key.bias)")
