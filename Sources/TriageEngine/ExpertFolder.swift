@@ -13,7 +13,7 @@ public struct ExpertFolder {
     /// Reads and checks the manifest, and that every file it names exists and matches its SHA-256.
     public static func read(_ path: String) throws -> ExpertFolder {
         let manifestPath = path + "/expert.json"
-        guard let data = FileManager.default.contents(atPath: manifestPath) else {
+        guard let data = FileBytes.read(manifestPath) else {
             throw TriageError.notFound("\(manifestPath) not found: an expert folder needs expert.json, its weights and data files")
         }
         let m = try ExpertManifest.decode(data, origin: manifestPath)
@@ -21,9 +21,16 @@ public struct ExpertFolder {
         var files = [(m.weights, m.weightsSHA256)]
         for role in m.data.roles { files.append((m.data[role]!, m.dataSHA256?[role])) }
         for (file, sha) in files {
-            guard !file.contains("/") || !file.contains("..") else { throw TriageError.badInput("\(manifestPath): file \"\(file)\" leaves the folder") }
+            // A plain relative path: "", ".", ".." or an empty component would name the folder itself or
+            // its parent (the manifest fuzzer found "" accepted), an absolute one anything.
+            let parts = file.split(separator: "/", omittingEmptySubsequences: false)
+            guard !file.isEmpty, !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+                throw TriageError.badInput("\(manifestPath): file \"\(file)\" is not a file name inside the folder")
+            }
             let full = path + "/" + file
-            guard FileManager.default.fileExists(atPath: full) else { throw TriageError.notFound("\(full) is missing (named in \(manifestPath))") }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory) else { throw TriageError.notFound("\(full) is missing (named in \(manifestPath))") }
+            guard !isDirectory.boolValue else { throw TriageError.badInput("\(manifestPath): \"\(file)\" is a folder, not a file") }
             if let sha {
                 let actual = try SHA256.hex(ofFile: full)
                 guard actual == sha else { throw TriageError.corrupt("\(full) does not match the SHA-256 in \(manifestPath) (file damaged or changed)") }

@@ -9,7 +9,7 @@ public enum RequestReader {
         let name = path == "-" ? "stdin" : path
         let data: Data
         if path == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else {
-            guard let d = FileManager.default.contents(atPath: path) else { throw TriageError.notFound("cannot read \(path)") }
+            guard let d = FileBytes.read(path) else { throw TriageError.notFound("cannot read \(path)") }
             data = d
         }
         return try read(data: data, name: name)
