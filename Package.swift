@@ -16,6 +16,10 @@ let package = Package(
     products: [
         .executable(name: "triage", targets: ["TriageCLI"]),
         .library(name: "TensorCore", targets: ["TensorCore"]),
+        // The parsers' modules, for the libFuzzer package in Fuzz/ (a path dependency sees only products);
+        // the server apart, so that the other fuzz targets build without Hummingbird.
+        .library(name: "TriageParsers", targets: ["ExpertModel", "Router", "Registry", "TriageEngine"]),
+        .library(name: "TriageServerParsers", targets: ["TriageServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -33,7 +33,7 @@ public enum ExampleReader {
     ///   - requireOutput: false for request files (`{input}` only).
     ///   - skipBadLines: skip and report bad lines instead of failing on the first one.
     public static func read(path: String, context: Int? = nil, requireOutput: Bool = true, skipBadLines: Bool = false) throws -> Result {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = FileBytes.read(path) else {
             throw ExpertError.badData(file: path, line: 0, problem: "cannot read the file (does it exist?)")
         }
         return try read(data: data, name: path, context: context, requireOutput: requireOutput, skipBadLines: skipBadLines)

@@ -106,6 +106,14 @@ public struct ExpertConfig: Codable, Equatable, Sendable {
         return vocab * d + (positions == .learned ? context * d : 0) + nLayers * block + 2 * d
     }
 
+    /// `parameterCount` in floating point: exact for any real model, and for the absurd sizes a damaged
+    /// or hostile weights file can declare it stays a number to compare instead of overflowing.
+    public var approximateParameterCount: Double {
+        let d = Double(dModel), ff = Double(dFF), heads = Double(nHeads)
+        let block = 4 * d + (3 * d * d + 3 * d) + (d * d + d) + (ff * d + ff) + (d * ff + d) + (qkNorm ? 2 * (d / heads).rounded(.towardZero) : 0)
+        return Double(vocab) * d + (positions == .learned ? Double(context) * d : 0) + Double(nLayers) * block + 2 * d
+    }
+
     /// Forward+backward FLOPs per token for training-compute accounting: 6 per matmul parameter
     /// (the tied head included) plus attention's score and weighted-sum products at full context.
     public func trainingFLOPsPerToken(sequenceLength t: Int) -> Double {

@@ -112,6 +112,12 @@ public final class Transformer {
         do { config = try ExpertConfig(metadata: file.metadata) } catch let e as ExpertError {
             throw ExpertError.badWeights("\(origin): \(e.description)")
         }
+        // The metadata alone must not decide how much memory is allocated (a few changed digits would ask
+        // for terabytes): the model is built only if the file holds exactly as many values as it needs.
+        let stored = file.entries.values.reduce(0) { $0 + $1.tensor.count }
+        guard config.approximateParameterCount == Double(stored) else {
+            throw ExpertError.badWeights("\(origin): its metadata describes a model of \(config.approximateParameterCount) parameters, its tensors hold \(stored) values")
+        }
         let model = try Transformer(config: config, seed: 0, std: 0)
         let expected = Set(model.parameters.names), got = Set(file.entries.keys)
         guard expected == got else {

@@ -97,7 +97,7 @@ public final class BlobStore {
     @discardableResult
     public func put(fileAt sourcePath: String) throws -> BlobRef {
         let source = open(sourcePath, O_RDONLY | O_CLOEXEC)
-        guard source >= 0 else { throw BlobStore.ioError(sourcePath, "cannot open for reading") }
+        guard source >= 0 else { throw BlobStore.ioError(sourcePath, "opening") }
         defer { close(source) }
         let (fd, tempPath) = try createTemp()
         var hasher = SHA256()
@@ -143,7 +143,7 @@ public final class BlobStore {
         guard fd >= 0 else { throw RegistryError.corruptBlob(sha: sha, path: file, owner: owner) }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw BlobStore.ioError(file, "cannot stat") }
+        guard fstat(fd, &info) == 0 else { throw BlobStore.ioError(file, "examining") }
         var data = Data(count: Int(info.st_size))
         let count = data.count
         try data.withUnsafeMutableBytes { raw in
@@ -174,7 +174,7 @@ public final class BlobStore {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory)
         } catch {
-            throw BlobStore.ioError(directory, "cannot list the directory (\(error.localizedDescription))")
+            throw BlobStore.ioError(directory, "listing", error: error)
         }
         let now = Date().timeIntervalSince1970
         var blobs: [(String, Int, TimeInterval)] = []
@@ -197,6 +197,15 @@ public final class BlobStore {
             }
         }
         return (blobs, temps)
+    }
+
+    /// Deletes a file `gc` found unreferenced: false if it was already gone (another gc), a `disk` error
+    /// if the disk refused (the caller's transaction then rolls back; a file already removed was garbage).
+    func removeFile(_ path: String) throws -> Bool {
+        if let code = Failpoint.injectedErrno("blob.unlink") { throw BlobStore.ioError(path, "removing", code: code) }
+        if unlink(path) == 0 { return true }
+        if errno == ENOENT { return false }
+        throw BlobStore.ioError(path, "removing")
     }
 
     // MARK: - File plumbing
@@ -233,9 +242,9 @@ public final class BlobStore {
             let tempPath = directory + "/" + BlobStore.tempPrefix + "\(getpid())-" + suffix
             let fd = open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             if fd >= 0 { return (fd, tempPath) }
-            if errno != EEXIST { throw BlobStore.ioError(tempPath, "cannot create a temporary file") }
+            if errno != EEXIST { throw BlobStore.ioError(tempPath, "creating the temporary file") }
         }
-        throw BlobStore.ioError(directory, "cannot create a unique temporary file")
+        throw BlobStore.ioError(directory, "creating a unique temporary file in")
     }
 
     /// fsyncs and closes the temporary file (always closing `fd`), renames it to the blob's name, fsyncs the directory.
@@ -243,37 +252,38 @@ public final class BlobStore {
         guard fsync(fd) == 0 else {
             let code = errno
             close(fd)
-            throw BlobStore.ioError(tempPath, "fsync failed", code: code)
+            throw BlobStore.ioError(tempPath, "flushing (fsync)", code: code)
         }
-        guard close(fd) == 0 else { throw BlobStore.ioError(tempPath, "close failed") }
+        guard close(fd) == 0 else { throw BlobStore.ioError(tempPath, "closing") }
         let finalPath = path(for: sha)
-        guard rename(tempPath, finalPath) == 0 else { throw BlobStore.ioError(finalPath, "cannot rename the temporary file into place") }
+        guard rename(tempPath, finalPath) == 0 else { throw BlobStore.ioError(finalPath, "renaming the temporary file to") }
         try BlobStore.syncDirectory(directory)
     }
 
     static func syncDirectory(_ directory: String) throws {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw ioError(directory, "cannot open the directory to fsync it") }
+        guard fd >= 0 else { throw ioError(directory, "opening the directory") }
         defer { close(fd) }
-        guard fsync(fd) == 0 else { throw ioError(directory, "fsync of the directory failed") }
+        guard fsync(fd) == 0 else { throw ioError(directory, "flushing (fsync) the directory") }
     }
 
     static func makeDirectory(_ directory: String) throws {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw ioError(directory, "cannot create the directory (\(error.localizedDescription))")
+            throw ioError(directory, "creating the directory", error: error)
         }
     }
 
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        if let code = Failpoint.injectedErrno("blob.write") { throw ioError(path, "writing", code: code) }
         guard var base = bytes.baseAddress else { return }
         var remaining = bytes.count
         while remaining > 0 {
             let n = write(fd, base, remaining)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw ioError(path, "write failed")
+                throw ioError(path, "writing")
             }
             base += n
             remaining -= n
@@ -284,12 +294,23 @@ public final class BlobStore {
         while true {
             let n = read(fd, buffer.baseAddress, buffer.count)
             if n >= 0 { return n }
-            if errno != EINTR { throw ioError(path, "read failed") }
+            if errno != EINTR { throw ioError(path, "reading") }
         }
     }
 
+    /// `ioError` for a Foundation error: its POSIX code when it has one, else its own description.
+    static func ioError(_ path: String, _ what: String, error: Error) -> RegistryError {
+        let ns = error as NSError
+        let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError
+        if ns.domain == NSPOSIXErrorDomain { return ioError(path, what, code: Int32(ns.code)) }
+        if let u = underlying, u.domain == NSPOSIXErrorDomain { return ioError(path, what, code: Int32(u.code)) }
+        return .io(path: path, message: "\(what) failed: \(error.localizedDescription)")
+    }
+
+    /// A disk fault (full, read-only, failing) gets `RegistryError.disk`, which says what to do about it.
     static func ioError(_ path: String, _ what: String, code: Int32 = errno) -> RegistryError {
+        if DiskFault.isDiskFault(code) { return .disk(path: path, operation: what, code: code) }
         let reason = String(cString: strerror(code))
-        return .io(path: path, message: "\(what): \(reason)")
+        return .io(path: path, message: "\(what) failed: \(reason)")
     }
 }

@@ -248,8 +248,9 @@ public final class Database {
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            let systemErrno = db.map { sqlite3_system_errno($0) } ?? 0
             if let db { sqlite3_close_v2(db) }
-            throw RegistryError.sqlite(code: rc, message: message, context: "opening \(path)")
+            throw RegistryError.fromSQLite(code: rc, systemErrno: systemErrno, message: message, context: "opening", path: path)
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
@@ -263,10 +264,11 @@ public final class Database {
     deinit { sqlite3_close_v2(handle) }
 
     /// Builds a `RegistryError.sqlite` from a result code and the connection's last message.
+    /// Disk faults and a damaged file get their own cases (`RegistryError.fromSQLite`).
     func error(_ rc: Int32, _ context: String) -> RegistryError {
         let message = String(cString: sqlite3_errmsg(handle))
-        return .sqlite(code: sqlite3_extended_errcode(handle) == 0 ? rc : sqlite3_extended_errcode(handle),
-                       message: message, context: context)
+        return .fromSQLite(code: sqlite3_extended_errcode(handle) == 0 ? rc : sqlite3_extended_errcode(handle),
+                       systemErrno: sqlite3_system_errno(handle), message: message, context: context, path: path)
     }
 
     /// True for SQLITE_BUSY and SQLITE_LOCKED (and their extended codes): worth waiting and retrying.
@@ -308,7 +310,8 @@ public final class Database {
             let text = message.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
             sqlite3_free(message)
             let code = sqlite3_extended_errcode(handle)
-            throw RegistryError.sqlite(code: code == 0 ? rc : code, message: text, context: "running `\(sql)`")
+            throw RegistryError.fromSQLite(code: code == 0 ? rc : code, systemErrno: sqlite3_system_errno(handle), message: text,
+                                       context: "running `\(sql)` on", path: path)
         }
     }
 
@@ -356,6 +359,7 @@ public final class Database {
         try retryingBusy("starting a write transaction on \(path)") { try execute("BEGIN IMMEDIATE") }
         do {
             let result = try body()
+            if let code = Failpoint.injectedErrno("db.commit") { throw RegistryError.disk(path: path, operation: "committing to", code: code) }
             try retryingBusy("committing to \(path)") { try execute("COMMIT") }
             return result
         } catch {

@@ -41,8 +41,35 @@ public final class Registry {
         self.home = home
         try BlobStore.makeDirectory(home)
         blobs = try BlobStore(directory: home + "/" + RegistryHome.blobsDirectoryName)
-        database = try Database(path: home + "/" + RegistryHome.databaseFileName, busyTimeout: busyTimeout)
+        let databasePath = home + "/" + RegistryHome.databaseFileName
+        try Registry.refuseTruncatedDatabase(databasePath, blobs: blobs)
+        database = try Database(path: databasePath, busyTimeout: busyTimeout)
+        try Registry.checkIntegrity(database)
         try Migrations.migrate(database, migrations: migrations)
+    }
+
+    /// SQLite reads an empty file as a new, empty database, so a registry file truncated to nothing would
+    /// silently become an empty registry (and the shipped suite be imported into it). A real new registry
+    /// has no blobs yet, and a registry that ever held data has a WAL-mode header: an empty file (without
+    /// a WAL) beside stored blobs can only be a truncated one.
+    static func refuseTruncatedDatabase(_ path: String, blobs: BlobStore) throws {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_size == 0 else { return }
+        var wal = stat()
+        if stat(path + "-wal", &wal) == 0, wal.st_size > 0 { return }
+        let stored = try blobs.scan().blobs.count
+        guard stored > 0 else { return }
+        throw RegistryError.corruptDatabase(path: path, problem: "the file is empty, yet \(blobs.directory) holds \(stored) blobs: it was truncated")
+    }
+
+    /// `PRAGMA quick_check` (a millisecond for a registry: rows are small, weights live in blobs), so that
+    /// a damaged file is reported as such when opened — not as a failure somewhere in a command, and
+    /// before a migration writes to it.
+    static func checkIntegrity(_ database: Database) throws {
+        let rows = try database.query("PRAGMA quick_check").compactMap { $0[0].stringValue }
+        guard rows == ["ok"] else {
+            throw RegistryError.corruptDatabase(path: database.path, problem: rows.prefix(2).joined(separator: "; "))
+        }
     }
 
     /// Opens the registry a command should use: `--home` value, else `TRIAGE_HOME`, else the XDG default.
@@ -336,13 +363,13 @@ public final class Registry {
             var removed: [String] = []
             var bytes = 0
             for blob in scan.blobs where !known.contains(blob.sha) && blob.age >= minimumAge {
-                if unlink(blobs.path(for: blob.sha)) == 0 {
+                if try blobs.removeFile(blobs.path(for: blob.sha)) {
                     removed.append(blob.sha)
                     bytes += blob.size
                 }
             }
             for temp in scan.temps where temp.age >= 60 {
-                if unlink(temp.path) == 0 { bytes += temp.size }
+                if try blobs.removeFile(temp.path) { bytes += temp.size }
             }
             return (removed.sorted(), bytes)
         }

@@ -1,3 +1,11 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 // The registry's errors. Each description is one sentence that says what went wrong and what to do next,
 // because the CLI prints them to the user as they are.
 
@@ -65,6 +73,35 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
     case io(path: String, message: String)
     /// A failure injected at `point` through `TRIAGE_FAILPOINT` (crash-safety testing).
     case injectedFailure(point: String)
+    /// The disk refused `operation` (e.g. "writing") on `path` with errno `code`: full, read-only or failing
+    /// (`DiskFault`). Every write happens before or inside a transaction, so nothing was changed.
+    case disk(path: String, operation: String, code: Int32)
+    /// The database file at `path` is not a readable registry (truncated, overwritten or damaged): `problem`
+    /// is SQLite's or our own finding. The file is left as it is, for the user to restore or move aside.
+    case corruptDatabase(path: String, problem: String)
+
+    /// The error for a failed SQLite call on the database at `path`: disk faults and damaged files get
+    /// their own cases (with what to do about them), anything else stays `sqlite`. `systemErrno` is
+    /// `sqlite3_system_errno`, the errno behind an I/O error when SQLite knows it.
+    public static func fromSQLite(code: Int32, systemErrno: Int32, message: String, context: String, path: String) -> RegistryError {
+        if code == 522 {  // SQLITE_IOERR_SHORT_READ: the file ends before the pages its header counts
+            return .corruptDatabase(path: path, problem: "the file is shorter than its header says: truncated")
+        }
+        switch code & 0xff {
+        case 13: return .disk(path: path, operation: context, code: ENOSPC)  // SQLITE_FULL
+        case 8: return .disk(path: path, operation: context, code: EROFS)  // SQLITE_READONLY
+        case 10: return .disk(path: path, operation: context, code: systemErrno != 0 ? systemErrno : EIO)  // SQLITE_IOERR
+        case 14:  // SQLITE_CANTOPEN: often the -wal/-shm beside the file cannot be created (read-only folder)
+            if systemErrno != 0 && DiskFault(errno: systemErrno) != .failing { return .disk(path: path, operation: context, code: systemErrno) }
+            let folder = (path as NSString).deletingLastPathComponent
+            if access(folder.isEmpty ? "." : folder, W_OK) != 0 && DiskFault.isDiskFault(errno) {
+                return .disk(path: path, operation: context, code: errno)
+            }
+            return .sqlite(code: code, message: message, context: context)
+        case 11, 26: return .corruptDatabase(path: path, problem: message)  // SQLITE_CORRUPT, SQLITE_NOTADB
+        default: return .sqlite(code: code, message: message, context: context)
+        }
+    }
 
     public var description: String {
         switch self {
@@ -94,6 +131,36 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
             return "File error on \(path): \(message); check that the path exists, is writable and the disk is not full."
         case .injectedFailure(let point):
             return "Injected failure at '\(point)' because TRIAGE_FAILPOINT is set; unset TRIAGE_FAILPOINT to run normally."
+        case .disk(let path, let operation, let code):
+            let what = (operation.contains(path) ? operation : "\(operation) \(path)") + " failed (\(String(cString: strerror(code))))"
+            switch DiskFault(errno: code) {
+            case .full:
+                return "The disk is full: \(what); nothing was changed. Free some space (`triage gc --now` removes the blobs nothing uses) or move the registry (--home/TRIAGE_HOME), then run the command again."
+            case .readOnly:
+                return "The registry cannot be written: \(what); nothing was changed. Make the registry folder writable, or point --home/TRIAGE_HOME at a writable registry."
+            case .failing:
+                return "The disk failed: \(what); nothing was changed. Check the disk (`dmesg`, `fsck`), then run the command again."
+            }
+        case .corruptDatabase(let path, let problem):
+            return "The registry database \(path) is damaged (\(problem)); it was left as it is. Restore it from a backup, or move it aside and run triage again to start an empty registry, then re-import the experts (`triage experts import Experts/<name>`)."
         }
+    }
+}
+
+/// What kind of disk fault an errno is: what the user can do differs (free space; make it writable; check the disk).
+public enum DiskFault: Equatable, Sendable {
+    case full, readOnly, failing
+
+    public init(errno code: Int32) {
+        switch code {
+        case ENOSPC, EDQUOT, EFBIG: self = .full
+        case EROFS, EACCES, EPERM: self = .readOnly
+        default: self = .failing
+        }
+    }
+
+    /// True for the errnos that are a disk's fault rather than the program's (so they get a `disk` error).
+    public static func isDiskFault(_ code: Int32) -> Bool {
+        [ENOSPC, EDQUOT, EFBIG, EROFS, EACCES, EPERM, EIO].contains(code)
     }
 }

@@ -39,7 +39,10 @@ public struct NoveltyIndex: Sendable, Equatable {
 
     /// An index read back from a model file.
     init(bits: Int, words: [UInt64], thresholds: [Float], minn: Int, maxn: Int) throws {
-        guard bits >= 64, bits & (bits - 1) == 0 else { throw RouterError.malformedModel("novelty bits must be a power of two >= 64, got \(bits)") }
+        guard bits >= 64, bits <= 1 << 26, bits & (bits - 1) == 0 else {
+            throw RouterError.malformedModel("novelty bits must be a power of two in 64...\(1 << 26), got \(bits)")
+        }
+        guard minn >= 1, minn <= maxn else { throw RouterError.malformedModel("novelty n-grams need 1 <= minn <= maxn, got \(minn), \(maxn)") }
         guard !thresholds.isEmpty, words.count == thresholds.count * (bits / 64) else {
             throw RouterError.malformedModel("novelty index has \(words.count) words for \(thresholds.count) experts of \(bits) bits")
         }

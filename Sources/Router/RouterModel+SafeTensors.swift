@@ -47,7 +47,17 @@ extension RouterModel {
     }
 
     public static func load(from path: String) throws -> RouterModel {
-        let file = try SafeTensors.read(path: path)
+        try load(SafeTensors.read(path: path), origin: path)
+    }
+
+    /// A router from the bytes of its file (`origin` names it in errors).
+    public static func load(data: Data, origin: String) throws -> RouterModel {
+        let file: SafeTensors.File
+        do { file = try SafeTensors.read(data: data) } catch let e as TensorCoreError { throw TensorCoreError.malformed("\(origin): \(e.description)") }
+        return try load(file, origin: origin)
+    }
+
+    static func load(_ file: SafeTensors.File, origin path: String) throws -> RouterModel {
         let m = file.metadata
         func field(_ k: String) throws -> String {
             guard let v = m[k] else { throw RouterError.malformedModel("\(path): __metadata__ has no \"\(k)\"") }
@@ -67,6 +77,9 @@ extension RouterModel {
         guard let config = try? dec.decode(RouterConfig.self, from: Data(try field("config").utf8)) else {
             throw RouterError.malformedModel("\(path): config is not a router config")
         }
+        // Before the novelty index is built from its n-gram lengths (the router fuzzer: minn > maxn
+        // reached FeatureHasher's precondition and crashed instead of refusing the file).
+        do { try config.validate() } catch { throw RouterError.malformedModel("\(path): \(error)") }
         guard let threshold = Float(try field("threshold")) else { throw RouterError.malformedModel("\(path): threshold is not a number") }
         guard let input = file[Key.input], let output = file[Key.output], let bias = file[Key.bias] else {
             throw RouterError.malformedModel("\(path): needs tensors \(Key.input), \(Key.output), \(Key.bias)")

@@ -7,6 +7,8 @@ public final class RouterModel: @unchecked Sendable {
     /// The class that stands for "unlike every registered task". Predicting it means abstaining; it is
     /// never reported as an expert.
     public static let backgroundLabel = "__none__"
+    /// The largest weight magnitude a router file may hold (see `init`).
+    public static let weightBound: Float = 1e4
 
     public let config: RouterConfig
     /// Every output class, in weight-row order (the registered experts, sorted, then the background class
@@ -44,6 +46,16 @@ public final class RouterModel: @unchecked Sendable {
             throw RouterError.malformedModel("output weights \(outputWeights.shape) and bias \(outputBias.shape) do not fit \(labels.count) labels of dim \(config.dim)")
         }
         guard threshold >= 0 && threshold <= 1 else { throw RouterError.malformedModel("threshold \(threshold) is outside [0, 1]") }
+        // A NaN or infinite weight (a damaged file), or one so large that a sum of them overflows, makes
+        // confidences NaN, and NaN < threshold is false: the router would route with confidence NaN instead
+        // of abstaining (the router fuzzer, twice). Trained weights are far below the bound, under which a
+        // mean embedding and its logits (at most 1024 × 1e4 × 1e4) stay finite.
+        for (name, t) in [("input weights", inputWeights), ("output weights", outputWeights), ("output bias", outputBias)] {
+            let p = t.storage.pointer
+            for i in 0..<t.count where !(abs(p[i]) <= Self.weightBound) {
+                throw RouterError.malformedModel("\(name) hold a non-finite or out-of-range value (\(p[i]), beyond ±\(Self.weightBound)) at \(i)")
+            }
+        }
         self.config = config
         self.labels = labels
         self.threshold = threshold

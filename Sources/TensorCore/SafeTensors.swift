@@ -102,10 +102,15 @@ public enum SafeTensors {
                 guard !overflow else { throw TensorCoreError.malformed("\(name): shape \(shape) overflows") }
                 elements = p
             }
-            guard elements * dtype.size == end - begin else {
-                throw TensorCoreError.malformed("\(name): shape \(shape) of \(dtype.rawValue) needs \(elements * dtype.size) bytes, offsets give \(end - begin)")
+            // Checked: TensorCore builds -Ounchecked in release, where a wrapped product could match a
+            // small byte range and the decode below would read far past it.
+            let (bytes, bytesOverflow) = elements.multipliedReportingOverflow(by: dtype.size)
+            guard !bytesOverflow, bytes == end - begin else {
+                throw TensorCoreError.malformed("\(name): shape \(shape) of \(dtype.rawValue) needs \(bytesOverflow ? "more than \(Int.max)" : "\(bytes)") bytes, offsets give \(end - begin)")
             }
-            ranges.append((begin, end, name))
+            // An empty tensor occupies no bytes, so it overlaps nothing (our own writer puts it at the next
+            // tensor's offset; compared by begin alone it "overlapped" it in half the hash orders).
+            if end > begin { ranges.append((begin, end, name)) }
             let (tensor, ints) = data.withUnsafeBytes { raw in
                 decode(UnsafeRawBufferPointer(rebasing: raw[(dataStart + begin)..<(dataStart + end)]), dtype: dtype, count: elements)
             }
@@ -269,20 +274,24 @@ public enum AtomicFile {
         let tmp = (dir.isEmpty ? "." : dir) + "/.tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))-" + (path as NSString).lastPathComponent
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw TensorCoreError.io("cannot create \(tmp): \(String(cString: strerror(errno)))") }
-        var ok = true
+        // The errno of the first failing call, kept before cleanup can overwrite it: "No space left on
+        // device" tells the user what to do, a stale errno does not.
+        var failure: Int32 = 0
         data.withUnsafeBytes { raw in
             var off = 0
             while off < raw.count {
                 let n = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
-                if n <= 0 { ok = false; break }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { failure = n < 0 ? errno : EIO; break }
                 off += n
             }
         }
-        ok = ok && fsync(fd) == 0
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else {
+        if failure == 0 && fsync(fd) != 0 { failure = errno }
+        if close(fd) != 0 && failure == 0 { failure = errno }
+        if failure == 0 && rename(tmp, path) != 0 { failure = errno }
+        guard failure == 0 else {
             unlink(tmp)
-            throw TensorCoreError.io("cannot write \(path): \(String(cString: strerror(errno)))")
+            throw TensorCoreError.io("cannot write \(path): \(String(cString: strerror(failure)))")
         }
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY)
         if dfd >= 0 { fsync(dfd); close(dfd) }

@@ -225,30 +225,19 @@ extension Engine {
         var items = [ExpertRegistration](), inputs = [ExpertInputs]()
         for path in paths {
             let folder = try ExpertFolder.read(path)
-            var m = folder.manifest
-            if !replace, try registry.expert(named: m.name) != nil {
-                throw TriageError.badInput("an expert named '\(m.name)' already exists (remove it first, or pass --replace)")
+            if !replace, try registry.expert(named: folder.manifest.name) != nil {
+                throw TriageError.badInput("an expert named '\(folder.manifest.name)' already exists (remove it first, or pass --replace)")
             }
-            // The weights must load as the manifest's model before anything is stored.
-            let model = try Transformer.load(from: folder.weightsPath)
-            guard model.config == m.config else { throw TriageError.badInput("\(folder.weightsPath): its config differs from \(path)/expert.json") }
+            // The weights must load as the manifest's model, and every data file must read, before anything is stored.
+            let contents = try folder.load(log: log)
+            let m = contents.manifest
             let weights = try registry.blobs.put(fileAt: folder.weightsPath)
             var data = [DataRole: BlobRef]()
-            var train = [String](), valid = [String](), validExamples = [Example]()
             for role in DataRole.allCases {
                 guard let p = folder.dataPath(role) else { continue }
-                // A completion expert's train.jsonl holds router windows (inputs only); test.jsonl, with
-                // --keep-data, its files as {input: path, output: text}.
-                let ex = try ExampleReader.read(path: p, requireOutput: m.expertKind == .task).examples
-                if role == .train { train = ex.map(\.input) }
-                if role == .valid { valid = ex.map(\.input); validExamples = ex }
                 data[role] = try registry.blobs.put(fileAt: p)
             }
-            if m.calibration == nil && m.expertKind == .task {  // a manifest from before calibrations: fit one now, on its validation set
-                m.calibration = try Engine.fitCalibration(decoder: ExpertDecoder(model: model), validation: validExamples,
-                                                          maxOutputBytes: m.maxOutputBytes)
-                if m.calibration != nil { log("\(m.name): calibrated answer confidence on \(validExamples.count) validation examples") }
-            }
+            let train = contents.examples[.train]?.map(\.input) ?? [], valid = contents.examples[.valid]?.map(\.input) ?? []
             items.append(ExpertRegistration(record: try makeRecord(manifest: m, weights: weights), weights: weights, data: data))
             inputs.append(ExpertInputs(name: m.name, train: train, valid: valid))
         }

@@ -9,9 +9,14 @@ public enum RequestReader {
         let name = path == "-" ? "stdin" : path
         let data: Data
         if path == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else {
-            guard let d = FileManager.default.contents(atPath: path) else { throw TriageError.notFound("cannot read \(path)") }
+            guard let d = FileBytes.read(path) else { throw TriageError.notFound("cannot read \(path)") }
             data = d
         }
+        return try read(data: data, name: name)
+    }
+
+    /// The requests in `data`, read as from a file called `name` (named in errors).
+    public static func read(data: Data, name: String) throws -> [Request] {
         var out = [Request]()
         do {
             try JSONLines.forEachObject(in: data, name: name) { n, obj in

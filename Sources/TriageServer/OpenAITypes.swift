@@ -86,23 +86,25 @@ struct CompletionRequest: Decodable, Sendable {
     var suffix: String?
 }
 
-/// A validated completion request of either endpoint.
-struct ParsedCompletion: Sendable {
-    var model: String
-    var input: String
+/// A validated completion request of either endpoint. Public (read-only) with `RequestParser`, so that
+/// the fuzzer (`Fuzz/`) can check what a body decodes to.
+public struct ParsedCompletion: Sendable {
+    public internal(set) var model: String
+    public internal(set) var input: String
     /// Which request field the input came from (`messages` or `prompt`), for error messages.
-    var inputParam: String
-    var stream: Bool
-    var includeUsage: Bool
-    var maxTokens: Int?
-    var stop: [String]
+    public internal(set) var inputParam: String
+    public internal(set) var stream: Bool
+    public internal(set) var includeUsage: Bool
+    public internal(set) var maxTokens: Int?
+    public internal(set) var stop: [String]
     /// `/v1/completions`' `suffix`: a fill-in-the-middle request for a completion expert.
-    var suffix: String? = nil
+    public internal(set) var suffix: String? = nil
 }
 
-enum RequestParser {
+/// Decodes request bodies. Public only so that the fuzzer (`Fuzz/`) reaches exactly the server's code.
+public enum RequestParser {
     /// Decodes and validates a chat (`chat: true`) or completions body.
-    static func parse(_ body: Data, chat: Bool) throws(ServeError) -> ParsedCompletion {
+    public static func parse(_ body: Data, chat: Bool) throws(ServeError) -> ParsedCompletion {
         guard (try? JSONSerialization.jsonObject(with: body)) is [String: Any] else {
             if body.isEmpty { throw .badRequest("the request body is empty; expected a JSON object") }
             throw .badRequest("could not parse the request body as a JSON object", code: "invalid_json")

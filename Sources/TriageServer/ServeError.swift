@@ -2,10 +2,13 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// An error response in OpenAI's shape, with its HTTP status.
-struct ServeError: Error, Sendable {
+/// An error response in OpenAI's shape, with its HTTP status. Public (opaque but for the status code and
+/// the message) because `RequestParser.parse` throws it.
+public struct ServeError: Error, Sendable {
     var status: HTTPResponse.Status
-    var message: String
+    public internal(set) var message: String
+    /// The HTTP status code.
+    public var statusCode: Int { Int(status.code) }
     var type: String
     var param: String?
     var code: String?

@@ -37,6 +37,19 @@ final class ExpertModelTests: XCTestCase {
         XCTAssertEqual(back.parameters["blocks.1.fc1.weight"]!.value.values, model.parameters["blocks.1.fc1.weight"]!.value.values)
     }
 
+    /// Found by review (the fuzzer's 1 GiB malloc limit would report it): the model was built from the
+    /// metadata's config before the tensors were compared, so a weights file of a few kilobytes whose
+    /// `d_model` says 64,000,000 made `Transformer.load` allocate tens of gigabytes (and die) instead of
+    /// refusing the file.
+    func testWeightsWhoseMetadataDescribesAHugeModelAreRefusedBeforeAllocating() throws {
+        let model = try Transformer(config: .nano, seed: 1)
+        let file = SafeTensors.encode(model.parameters.entries().mapValues { SafeTensors.Item($0) },
+                                      metadata: ExpertConfig.nano.metadata.merging(["d_model": "64000000"]) { $1 })
+        XCTAssertThrowsError(try Transformer.load(SafeTensors.read(data: file), origin: "huge.safetensors")) { e in
+            XCTAssert("\(e)".contains("parameters"), "\(e)")
+        }
+    }
+
     func testKVCacheDecodingMatchesFullForward() throws {
         let model = try Transformer(config: .nano, seed: 3)
         let prompt = Vocabulary.prompt("hello")

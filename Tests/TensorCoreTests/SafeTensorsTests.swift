@@ -78,6 +78,29 @@ final class SafeTensorsTests: XCTestCase {
         assertMalformed(header(#"{"__metadata__":{"a":1}}"#), "not a string")
     }
 
+    /// Found by the safetensors fuzzer: an empty tensor shares its offset with the next tensor (as
+    /// `encode` writes it), or sits inside another's range; it occupies no bytes, so it overlaps nothing.
+    /// The check sorted by offset alone, so whether the file was refused depended on the hash order.
+    func testEmptyTensorsOverlapNothing() throws {
+        let empty = SafeTensors.Item(Tensor(zeros: [0, 4]))
+        for _ in 0..<8 {  // `encode` sorts by name: "a" [0, 0) then "b" [0, 8)
+            let file = try SafeTensors.read(data: SafeTensors.encode(["a": empty, "b": .init(Tensor(shape: [2], values: [1, 2]))]))
+            XCTAssertEqual(file["a"]!.shape, [0, 4])
+        }
+        let inside = header(#"{"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}}"#,
+                            data: Array(repeating: 0, count: 8))
+        XCTAssertEqual(try SafeTensors.read(data: inside)["a"]!.shape, [0])
+    }
+
+    /// 2^20 × (2^41 + 1) F64 elements need 2^64 + 2^23 bytes: unchecked, the byte count wraps to 2^23 and a
+    /// file with 8 MiB of data would pass the size check (in release, where TensorCore is -Ounchecked)
+    /// and be decoded as 2^61 elements, far past its end.
+    func testAByteCountThatOverflowsIsRefused() {
+        let shape = "[1048576,2199023255553]"
+        assertMalformed(header(#"{"a":{"dtype":"F64","shape":\#(shape),"data_offsets":[0,8388608]}}"#,
+                               data: Array(repeating: 0, count: 8_388_608)), "more than")
+    }
+
     func testTruncatedRealFile() throws {
         let full = SafeTensors.encode(["w": .init(Tensor(shape: [2, 3], values: values))])
         for cut in [4, 12, full.count - 1] {
