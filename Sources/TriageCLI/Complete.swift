@@ -33,6 +33,7 @@ struct Complete: ParsableCommand {
 
     func run() throws {
         try guarded {
+            Engine.chooseThreads(forRequests: 1)  // one completion: starting workers costs more than they save
             let engine = try openEngine(global)
             var before = prefix ?? "", after = suffix
             if let file, let line, let column { (before, after) = try CursorPoint.split(file: file, line: line, column: column) }
