@@ -75,13 +75,7 @@ extension Engine {
 
     /// Each registered expert's kind (from its manifest; absent: task).
     package func expertKinds() throws -> [String: ExpertKind] {
-        struct KindOnly: Decodable { var kind: ExpertKind? }
-        var out = [String: ExpertKind]()
-        for r in try registry.listExperts() {
-            let k = r.manifestJSON.flatMap { try? JSONDecoder().decode(KindOnly.self, from: Data($0.utf8)) }?.kind
-            out[r.name] = k ?? .task
-        }
-        return out
+        Dictionary(uniqueKeysWithValues: try registry.listExperts().map { ($0.name, Engine.kind(of: $0)) })
     }
 
     /// Names of the registered experts of `kind`, or nil when every expert is a task expert (routing
@@ -219,6 +213,11 @@ extension Engine {
         return out
     }
 
+    /// What the router reads of a completion request: the prefix's last 2,000 characters and the suffix's first 500.
+    static func routingText(_ req: CompletionRequest) -> String {
+        String(req.prefix.suffix(2000)) + (req.suffix.map { " " + $0.prefix(500) } ?? "")
+    }
+
     /// Completes with `expert`, or with the completion expert the router picks for the prefix.
     public func complete(_ req: CompletionRequest, expert: String? = nil, top: Int = 3) throws -> CompletionAnswer {
         let t0 = MonotonicClock.now()
@@ -236,7 +235,7 @@ extension Engine {
             name = rec.name
         } else {
             guard let (_, model) = try activeRouter() else { throw TriageError.notFound("no router: the registry has no experts yet") }
-            let d = model.routeCompletion(String(req.prefix.suffix(2000)) + (req.suffix.map { " " + $0.prefix(500) } ?? ""), among: completionExperts, top: top)
+            let d = model.routeCompletion(Engine.routingText(req), among: completionExperts, top: top)
             answer.confidence = d.confidence
             answer.top = d.top
             guard let e = d.expert else {

@@ -249,8 +249,7 @@ extension Engine {
                 results[i] = .failure(.notFound("no completion experts are registered (add one with `triage experts add NAME --files GLOB`)"))
                 continue
             }
-            let text = String(r.request.prefix.suffix(2000)) + (r.request.suffix.map { " " + $0.prefix(500) } ?? "")
-            let d = router.routeCompletion(text, among: completionExperts)
+            let d = router.routeCompletion(Engine.routingText(r.request), among: completionExperts)
             answers[i].confidence = d.confidence
             answers[i].top = d.top
             if let e = d.expert { answers[i].expert = e; groups[e, default: []].append(i) } else { answers[i].abstained = true; results[i] = .success(answers[i]) }

@@ -112,6 +112,7 @@ extension Engine {
         var domains = [CompletionCompareReport.Domain]()
         var latencies = [String: [Double]]()
         let singleDecoders = singles.map { ExpertDecoder(model: $0.model) }
+        var routedTo = [[String]]()  // per domain, the expert each scored file was routed to
         for e in experts {
             let files = Engine.limited(e.heldOut, to: Engine.heldOutScoredBytes)
             let context = e.manifest.config.context
@@ -121,10 +122,12 @@ extension Engine {
             let oracleBatches = BitsPerByte.batches(files: files, context: context)
             let oracle = BitsPerByte.measure(own.model, batches: oracleBatches)
             var routedBits = 0.0, bytes = 0.0, rightlyRouted = 0
+            routedTo.append([])
             for f in files {
                 let d = router.routeCompletion(String(decoding: f.prefix(1024), as: UTF8.self), among: names)
                 let chosen = d.expert ?? e.record.name
                 if chosen == e.record.name { rightlyRouted += 1 }
+                routedTo[routedTo.count - 1].append(chosen)
                 let rec = try expertRecord(chosen)
                 let bpb = BitsPerByte.measure(try decoder(for: rec).model, batches: BitsPerByte.batches(files: [f], context: context))
                 routedBits += bpb * Double(f.count)
@@ -169,9 +172,8 @@ extension Engine {
             let e = experts[i]
             let files = Engine.limited(e.heldOut, to: Engine.heldOutScoredBytes)
             var right = 0.0, n = 0.0
-            for f in files {
-                let d = router.routeCompletion(String(decoding: f.prefix(1024), as: UTF8.self), among: names)
-                let dec = try decoder(for: try expertRecord(d.expert ?? e.record.name))
+            for (f, chosen) in zip(files, routedTo[i]) {
+                let dec = try decoder(for: try expertRecord(chosen))
                 let r = try NextLine.exactMatch(decoder: dec, files: [f], samples: max(1, Engine.nextLineSamples / max(1, files.count)), seed: e.manifest.training?.options.seed ?? 1)
                 right += r.rate * Double(r.n)
                 n += Double(r.n)
