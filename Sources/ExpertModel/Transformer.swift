@@ -114,7 +114,7 @@ public final class Transformer {
         }
         // The metadata alone must not decide how much memory is allocated (a few changed digits would ask
         // for terabytes): the model is built only if the file holds exactly as many values as it needs.
-        let stored = file.entries.values.reduce(0) { $0 + $1.tensor.count }
+        let stored = file.entries.values.reduce(0) { $0 + $1.count }
         guard config.approximateParameterCount == Double(stored) else {
             throw ExpertError.badWeights("\(origin): its metadata describes a model of \(config.approximateParameterCount) parameters, its tensors hold \(stored) values")
         }

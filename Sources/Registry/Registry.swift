@@ -209,6 +209,11 @@ public final class Registry {
         try blobs.load(expert.weightsBlob, owner: .expertWeights(expert.name))
     }
 
+    /// Parses `expert`'s weights with `parse` while their hash is checked on another core (see `BlobStore.load(_:owner:parse:)`).
+    public func loadWeights<T>(of expert: ExpertRecord, parse: (Data) throws -> T) throws -> T {
+        try blobs.load(expert.weightsBlob, owner: .expertWeights(expert.name), parse: parse)
+    }
+
     /// Loads and verifies one data split of `expert`; nil if it has none for `role`.
     public func loadData(of expert: ExpertRecord, role: DataRole) throws -> Data? {
         guard let sha = expert.dataBlobs[role.rawValue] else { return nil }
@@ -246,6 +251,11 @@ public final class Registry {
     /// Loads and verifies the weights of `router`.
     public func loadWeights(of router: RouterRecord) throws -> Data {
         try blobs.load(router.weightsBlob, owner: .router(version: router.version))
+    }
+
+    /// Parses `router`'s file with `parse` while its hash is checked on another core.
+    public func loadWeights<T>(of router: RouterRecord, parse: (Data) throws -> T) throws -> T {
+        try blobs.load(router.weightsBlob, owner: .router(version: router.version), parse: parse)
     }
 
     // MARK: - Baselines

@@ -86,15 +86,18 @@ extension RouterModel {
         }
         var novelty: NoveltyIndex?
         if let bitsEntry = file.entries[Key.noveltyBits] {
-            guard bitsEntry.dtype == .i32, bitsEntry.shape.count == 2, let ints = bitsEntry.integers,
+            guard bitsEntry.dtype == .i32, bitsEntry.shape.count == 2,
                   let th = file[Key.noveltyThresholds], th.shape == [bitsEntry.shape[0]] else {
                 throw RouterError.malformedModel("\(path): \(Key.noveltyBits) must be I32 [experts, bits/32] with \(Key.noveltyThresholds) F32 [experts]")
             }
-            var words = [UInt64]()
-            words.reserveCapacity(ints.count / 2)
-            for i in stride(from: 0, to: ints.count - 1, by: 2) {
-                words.append(UInt64(UInt32(truncatingIfNeeded: ints[i])) | UInt64(UInt32(truncatingIfNeeded: ints[i + 1])) << 32)
-            }
+            // Two I32s per word, low half first: the same bytes as one little-endian UInt64, read straight
+            // from the file (megabytes of bits; no [Int64] in between on every cold start).
+            let words = bitsEntry.withIntegerBytes { raw in
+                [UInt64](unsafeUninitializedCapacity: raw.count / 8) { out, n in
+                    for i in 0..<(raw.count / 8) { out[i] = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) }
+                    n = raw.count / 8
+                }
+            } ?? []
             novelty = try NoveltyIndex(bits: bitsEntry.shape[1] * 32, words: words, thresholds: th.values,
                                        minn: config.minn, maxn: config.maxn)
         }

@@ -1,3 +1,4 @@
+import CKernels
 import TensorCore
 
 /// A trained router: the hashed embedding table, the linear layer over its classes and the abstention
@@ -52,7 +53,8 @@ public final class RouterModel: @unchecked Sendable {
         // mean embedding and its logits (at most 1024 × 1e4 × 1e4) stay finite.
         for (name, t) in [("input weights", inputWeights), ("output weights", outputWeights), ("output bias", outputBias)] {
             let p = t.storage.pointer
-            for i in 0..<t.count where !(abs(p[i]) <= Self.weightBound) {
+            let i = tc_first_beyond(p, t.count, Self.weightBound)
+            if i < t.count {
                 throw RouterError.malformedModel("\(name) hold a non-finite or out-of-range value (\(p[i]), beyond ±\(Self.weightBound)) at \(i)")
             }
         }

@@ -24,9 +24,44 @@ public enum SafeTensors {
     public struct Entry {
         public let dtype: DType
         public let shape: [Int]
-        public let tensor: Tensor
-        /// The raw integer values, for I32/I64 entries.
-        public let integers: [Int64]?
+        private let floats: Tensor?
+        /// An integer entry's little-endian bytes (a slice of the file's data, not a copy).
+        private let integerBytes: Data?
+
+        init(dtype: DType, shape: [Int], floats: Tensor?, integerBytes: Data?) {
+            (self.dtype, self.shape, self.floats, self.integerBytes) = (dtype, shape, floats, integerBytes)
+        }
+
+        /// The integer values, for I32/I64 entries (decoded when asked).
+        public var integers: [Int64]? {
+            guard let raw = integerBytes else { return nil }
+            let n = count
+            return raw.withUnsafeBytes { b in
+                [Int64](unsafeUninitializedCapacity: n) { out, done in
+                    if dtype == .i32 {
+                        for i in 0..<n { out[i] = Int64(Int32(littleEndian: b.loadUnaligned(fromByteOffset: i * 4, as: Int32.self))) }
+                    } else {
+                        for i in 0..<n { out[i] = Int64(littleEndian: b.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)) }
+                    }
+                    done = n
+                }
+            }
+        }
+
+        /// Calls `body` with an integer entry's raw little-endian bytes (nil for float entries), for readers
+        /// that reinterpret them without an `[Int64]` in between.
+        public func withIntegerBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R? {
+            guard let raw = integerBytes else { return nil }
+            return try raw.withUnsafeBytes(body)
+        }
+
+        /// The values as Float32. Integer entries are converted when asked: their readers (the router's
+        /// novelty bits, megabytes of them) use `integers`, and a second copy as floats on every cold
+        /// start cost milliseconds for nothing.
+        public var tensor: Tensor { floats ?? Tensor(shape: shape, values: integers!.map { Float($0) }) }
+
+        /// How many values the entry holds.
+        public var count: Int { shape.reduce(1, *) }
     }
 
     /// A parsed file: tensors by name and the `__metadata__` strings.
@@ -111,10 +146,15 @@ public enum SafeTensors {
             // An empty tensor occupies no bytes, so it overlaps nothing (our own writer puts it at the next
             // tensor's offset; compared by begin alone it "overlapped" it in half the hash orders).
             if end > begin { ranges.append((begin, end, name)) }
-            let (tensor, ints) = data.withUnsafeBytes { raw in
-                decode(UnsafeRawBufferPointer(rebasing: raw[(dataStart + begin)..<(dataStart + end)]), dtype: dtype, count: elements)
+            if dtype == .i32 || dtype == .i64 {
+                let lower = data.startIndex + dataStart + begin
+                entries[name] = Entry(dtype: dtype, shape: shape, floats: nil, integerBytes: data[lower..<(lower + end - begin)])
+            } else {
+                let storage = data.withUnsafeBytes { raw in
+                    decode(UnsafeRawBufferPointer(rebasing: raw[(dataStart + begin)..<(dataStart + end)]), dtype: dtype, count: elements)
+                }
+                entries[name] = Entry(dtype: dtype, shape: shape, floats: Tensor(shape: shape, storage: storage), integerBytes: nil)
             }
-            entries[name] = Entry(dtype: dtype, shape: shape, tensor: Tensor(shape: shape, storage: tensor), integers: ints)
         }
         ranges.sort { $0.0 < $1.0 }
         for i in ranges.indices.dropFirst() where ranges[i].0 < ranges[i - 1].1 {
@@ -134,10 +174,10 @@ public enum SafeTensors {
         return out
     }
 
-    private static func decode(_ raw: UnsafeRawBufferPointer, dtype: DType, count: Int) -> (TensorStorage, [Int64]?) {
+    /// Float dtypes as Float32 storage (integer entries keep their bytes instead).
+    private static func decode(_ raw: UnsafeRawBufferPointer, dtype: DType, count: Int) -> TensorStorage {
         let s = TensorStorage(count: count, zeroed: false)
         let p = s.pointer
-        var ints: [Int64]? = nil
         switch dtype {
         case .f32:
             #if _endian(little)
@@ -151,16 +191,10 @@ public enum SafeTensors {
             for i in 0..<count { p[i] = Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))) }
         case .bf16:
             for i in 0..<count { p[i] = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) << 16) }
-        case .i32:
-            var out = [Int64](repeating: 0, count: count)
-            for i in 0..<count { out[i] = Int64(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: Int32.self))); p[i] = Float(out[i]) }
-            ints = out
-        case .i64:
-            var out = [Int64](repeating: 0, count: count)
-            for i in 0..<count { out[i] = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)); p[i] = Float(out[i]) }
-            ints = out
+        case .i32, .i64:
+            preconditionFailure("integer entries are not decoded to floats")
         }
-        return (s, ints)
+        return s
     }
 
     // MARK: Writing

@@ -20,6 +20,7 @@ struct RequestOptions: ParsableArguments {
 
 struct Ask: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "ask",
         abstract: "Route a request to its expert and print the answer.",
         discussion: """
             Exit code 4 when the router finds no expert for the request, or when the answer's calibrated confidence \

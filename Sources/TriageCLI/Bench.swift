@@ -8,11 +8,12 @@ import ExpertModel
 /// `triage bench …`: speed of the hot paths, side by side with the peers' scripts in Benchmarks/.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "bench",
         abstract: "Measure Triage's hot paths (GEMM, ops, training, decoding, routing).",
         subcommands: [Gemm.self, Ops.self, Train.self, Decode.self, Route.self, Hash.self])
 
     struct Gemm: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "sgemm GFLOP/s through TensorCore for 1024³ and the transformer's shapes.")
+        static let configuration = CommandConfiguration(commandName: "gemm", abstract: "sgemm GFLOP/s through TensorCore for 1024³ and the transformer's shapes.")
         @Option(help: "OpenBLAS threads (default: every core).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
         @OptionGroup var precision: PrecisionOption
         @Flag(help: "One JSON object per shape.") var json = false
@@ -44,6 +45,7 @@ struct Bench: ParsableCommand {
 extension Bench {
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "train",
             abstract: "Training tokens/s of the tiny reference model (the workload of shared/peers/torch_tiny_transformer.py).")
         @Option(help: "Threads for OpenBLAS and TensorCore loops.") var threads: Int = 2
         @Option(help: "Timed steps after 5 warm-up steps.") var steps: Int = 20
@@ -63,6 +65,7 @@ extension Bench {
 
     struct Ops: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "ops",
             abstract: "Per-op time profile of one forward+backward pass of tiny at batch 32×128.")
         @Option(help: "Threads for OpenBLAS and TensorCore loops.") var threads: Int = 2
         @OptionGroup var precision: PrecisionOption
@@ -88,6 +91,7 @@ extension Bench {
 extension Bench {
     struct Decode: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "decode",
             abstract: "Greedy decoding of tiny: 48-byte prompt + 16 new tokens at batch 1 and 32 (the peer's workload).")
         @Option(help: "Threads for OpenBLAS and TensorCore loops.") var threads: Int = 2
         @Option(help: "Batch sizes, comma-separated.") var batches = "1,32"
@@ -112,7 +116,7 @@ extension Bench {
 
 extension Bench {
     struct Hash: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "SHA-256 MB/s of the registry's hasher (blobs are hashed on every write and load).")
+        static let configuration = CommandConfiguration(commandName: "hash", abstract: "SHA-256 MB/s of the registry's hasher (blobs are hashed on every write and load).")
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() throws {

@@ -8,6 +8,7 @@ extension Bench {
     /// `triage bench route`: the router against fastText (Benchmarks/router.sh runs both on the same files).
     struct Route: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "route",
             abstract: "Train the router on one {input, expert} JSONL file, score it on another.",
             discussion: """
                 Reports accuracy, single-thread routing requests/s (every test input once per pass, best pass) and \

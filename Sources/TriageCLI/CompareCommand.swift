@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
+import TensorCore
 import TriageEngine
 import TriageLab
 import TriagePresentation
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "compare",
         abstract: "Routed narrow experts vs one model trained on everything at equal compute, per task.",
         discussion: "The single-model baselines come from the suite's Experts/_baselines when they were trained for exactly the registered experts; otherwise they are trained on first use (with progress and checkpoints). Either way they are stored in the registry and reused; --retrain trains them again.")
     @OptionGroup var global: GlobalOptions
@@ -20,17 +22,31 @@ struct Compare: ParsableCommand {
     @Option(help: "Write a standalone HTML report (table and bar chart).") var report: String?
     @Option(help: "Also write the baselines to this directory (NAME/weights.safetensors and baseline.json), to ship them with a suite as Experts/_baselines.")
     var exportBaselines: String?
+    @Option(help: ArgumentHelp("Only train (or reuse) this baseline and store it, scoring nothing: single-same-size or single-same-params (repeatable).",
+                               discussion: "Two processes on the same registry, one baseline and --threads 1 each, finish sooner than one process training both in turn; a later compare reuses them."))
+    var trainBaseline: [String] = []
+    @Option(help: "Cores to compute on (default: every core).") var threads: Int?
     @OptionGroup var precision: PrecisionOption
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
         guard limit > 0 else { throw ValidationError("--limit must be at least 1 (use --all to score every test example)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if completion && !trainBaseline.isEmpty { throw ValidationError("--train-baseline applies to task experts, not --completion") }
     }
 
     func run() throws {
         try guarded {
             let engine = try openEngine(global)
+            if let threads { ComputeThreads.set(threads) }
             if completion { return try compareCompletion(engine) }
+            if !trainBaseline.isEmpty {
+                let trained = try engine.trainBaselines(trainBaseline, experts: experts.map { $0.split(separator: ",").map(String.init) }, retrain: retrain,
+                                                        precision: try precision.resolved(), observer: { ProgressReporter(label: $0, json: json) }, log: note)
+                if json { try printJSON(trained); return }
+                for b in trained { print("\(b.name): \(b.params) parameters, \(b.steps) steps, \(String(format: "%.3g", b.trainFLOPs)) FLOPs, \(String(format: "%.0f", b.trainSeconds)) s") }
+                return
+            }
             let r = try engine.compare(experts: experts.map { $0.split(separator: ",").map(String.init) }, retrain: retrain, limit: all ? nil : limit,
                                        precision: try precision.resolved(),
                                        observer: { ProgressReporter(label: $0, json: json) }, log: note)

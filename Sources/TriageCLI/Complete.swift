@@ -6,6 +6,7 @@ import ExpertModel
 /// `triage complete`: a completion expert continues a prefix (or fills between a prefix and a suffix).
 struct Complete: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "complete",
         abstract: "Complete text with a completion expert (routed by the prefix, or --expert).",
         discussion: """
             Prints the completion (by default up to the end of the line). With --file F --line L --column C the prefix \

@@ -4,7 +4,7 @@ import TriageEngine
 
 /// `triage config get|set KEY [VALUE]`: the registry settings a user may change.
 struct Config: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Registry settings: `fallback` names an expert that takes requests the router rejects.")
+    static let configuration = CommandConfiguration(commandName: "config", abstract: "Registry settings: `fallback` names an expert that takes requests the router rejects.")
     enum Action: String, ExpressibleByArgument, CaseIterable { case get, set }
     @OptionGroup var global: GlobalOptions
     @Argument(help: "get or set") var action: Action

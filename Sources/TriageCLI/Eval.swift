@@ -5,6 +5,7 @@ import TriageEngine
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "eval",
         abstract: "Accuracy of the routed system on labelled JSONL ({\"input\", \"output\", \"expert\"?}), with a per-expert breakdown.")
     @OptionGroup var global: GlobalOptions
     @Argument var file: String

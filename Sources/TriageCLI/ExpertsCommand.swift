@@ -8,11 +8,12 @@ import TensorCore
 
 struct Experts: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "experts",
         abstract: "List, inspect, train, import, export and remove experts.",
         subcommands: [List.self, Show.self, Add.self, Import.self, Export.self, Remove.self, TrainSuite.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The registered experts.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "The registered experts.")
         @OptionGroup var global: GlobalOptions
         @Flag(help: "One JSON object per expert.") var json = false
         func run() throws {
@@ -32,7 +33,7 @@ struct Experts: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "One expert's manifest: config, data, training record and metrics.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "One expert's manifest: config, data, training record and metrics.")
         @OptionGroup var global: GlobalOptions
         @Argument var name: String
         @Flag(help: "Print JSON.") var json = false
@@ -51,6 +52,7 @@ struct Experts: ParsableCommand {
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "add",
             abstract: "Train a new expert from JSONL ({\"input\", \"output\"} per line), or a completion expert from files (--files), and register it.",
             discussion: """
                 Validation and test sets are split off deterministically when not given. Interrupted runs resume from their checkpoint when run again with the same data and options.
@@ -150,7 +152,7 @@ struct Experts: ParsableCommand {
     }
 
     struct Import: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Register ready experts from folders (expert.json, weights.safetensors, data files), checking every file.")
+        static let configuration = CommandConfiguration(commandName: "import", abstract: "Register ready experts from folders (expert.json, weights.safetensors, data files), checking every file.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Expert folders (the format of Experts/NAME/).") var dirs: [String]
         @Flag(help: "Replace experts of the same name.") var replace = false
@@ -166,7 +168,7 @@ struct Experts: ParsableCommand {
     }
 
     struct Export: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Write an expert as a folder that `import` reads back.")
+        static let configuration = CommandConfiguration(commandName: "export", abstract: "Write an expert as a folder that `import` reads back.")
         @OptionGroup var global: GlobalOptions
         @Argument var name: String
         @Argument var dir: String
@@ -179,7 +181,7 @@ struct Experts: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove an expert (the router is retrained without it, atomically).")
+        static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove an expert (the router is retrained without it, atomically).")
         @OptionGroup var global: GlobalOptions
         @Argument var name: String
         func run() throws {

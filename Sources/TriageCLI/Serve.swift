@@ -8,6 +8,7 @@ import TriageServer
 /// `triage serve`: the OpenAI-compatible HTTP server (TriageServer).
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract: "Serve the experts over an OpenAI-compatible HTTP API (chat completions, completions, models).",
         discussion: """
             Listens on loopback by default; any other address needs --api-key or --api-key-file. Model `triage` \

@@ -123,8 +123,8 @@ extension Engine {
                 if let previous, previous.routerVersion == routerRecord.version, let model = previous.router {
                     router = model
                 } else {
-                    _ = try registry.blobs.verify(routerRecord.weightsBlob, owner: .router(version: routerRecord.version))
-                    router = try RouterModel.load(from: registry.blobs.path(for: routerRecord.weightsBlob))
+                    let origin = registry.blobs.path(for: routerRecord.weightsBlob)
+                    router = try registry.loadWeights(of: routerRecord) { try RouterModel.load(data: $0, origin: origin) }
                 }
             }
             let fallback = fallbackName.flatMap { byName[$0] == nil ? nil : $0 }

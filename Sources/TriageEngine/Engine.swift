@@ -47,12 +47,13 @@ public final class Engine {
     /// The expert's decoder, loaded once per process; the weights blob's hash is checked on load.
     package func decoder(for record: ExpertRecord) throws -> ExpertDecoder {
         if let d = decoders[record.name], d.version == record.version { return d.decoder }
-        let data = try registry.loadWeights(of: record)
-        let file: SafeTensors.File
-        do { file = try SafeTensors.read(data: data) } catch {
-            throw TriageError.corrupt("expert '\(record.name)' weights: \(error); re-import or remove the expert")
+        let model = try registry.loadWeights(of: record) { data in
+            let file: SafeTensors.File
+            do { file = try SafeTensors.read(data: data) } catch {
+                throw TriageError.corrupt("expert '\(record.name)' weights: \(error); re-import or remove the expert")
+            }
+            return try Transformer.load(file, origin: "expert '\(record.name)' weights")
         }
-        let model = try Transformer.load(file, origin: "expert '\(record.name)' weights")
         let d = ExpertDecoder(model: model)
         decoders[record.name] = (record.version, d)
         return d
@@ -62,8 +63,8 @@ public final class Engine {
     package func activeRouter() throws -> (record: RouterRecord, model: RouterModel)? {
         guard let rec = try registry.activeRouter() else { return nil }
         if let r = loadedRouter, r.version == rec.version { return (rec, r.model) }
-        _ = try registry.blobs.verify(rec.weightsBlob, owner: .router(version: rec.version))
-        let model = try RouterModel.load(from: registry.blobs.path(for: rec.weightsBlob))
+        let origin = registry.blobs.path(for: rec.weightsBlob)
+        let model = try registry.loadWeights(of: rec) { try RouterModel.load(data: $0, origin: origin) }
         loadedRouter = (rec.version, model)
         return (rec, model)
     }

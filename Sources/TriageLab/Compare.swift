@@ -227,6 +227,36 @@ extension Engine {
         run.removeFolder()
     }
 
+    /// What each expert's training cost, as `BaselinePlan` needs it.
+    static func computeSpec(_ experts: [ExpertForCompare]) -> [BaselinePlan.ExpertCompute] {
+        experts.map { BaselinePlan.ExpertCompute(name: $0.record.name, config: $0.manifest.config, options: $0.options,
+                                                 record: $0.training, base: $0.manifest.training?.base) }
+    }
+
+    /// The two single-model baselines, in the order the report lists them.
+    static func baselinePlans(_ spec: [BaselinePlan.ExpertCompute]) -> [BaselinePlan] {
+        [BaselinePlan.sameSize(experts: spec), BaselinePlan.sameParams(experts: spec)]
+    }
+
+    /// Trains (or reuses) only the named baselines and stores them, without scoring anything. The two
+    /// baselines are independent, so on a machine with cores to spare two processes (one baseline each,
+    /// one thread each) finish sooner than one process training them in turn; a later `compare` on the
+    /// same registry then reuses both.
+    public func trainBaselines(_ names: [String], experts expertNames: [String]? = nil, retrain: Bool = false, precision: Precision = .fp32,
+                               observer: (String) -> TrainingObserver?, log: (String) -> Void) throws -> [CompareReport.Baseline] {
+        let experts = try compareInputs(names: expertNames)
+        let plans = Self.baselinePlans(Self.computeSpec(experts))
+        for n in names where !plans.contains(where: { $0.name == n }) {
+            throw TriageError.badInput("no baseline named '\(n)' (baselines: \(plans.map(\.name).joined(separator: ", ")))")
+        }
+        return try plans.filter { names.contains($0.name) }.map { plan in
+            let (m, r) = try baseline(plan, experts: experts, retrain: retrain, precision: precision, observer: observer(plan.name), log: log)
+            return CompareReport.Baseline(name: plan.name, config: plan.config, params: m.config.parameterCount, steps: r.steps,
+                                          batchSize: plan.options.batchSize, trainFLOPs: r.flops, trainSeconds: r.seconds,
+                                          note: "trained for \(plan.expertSet.count) experts")
+        }
+    }
+
     /// Runs the comparison on each expert's test set, or on an evenly spaced subset of at most `limit`
     /// examples per task (test files may be sorted: pronounce's are alphabetical).
     public func compare(experts names: [String]? = nil, retrain: Bool = false, limit: Int? = nil, latencySamples: Int = 20, precision: Precision = .fp32,
@@ -243,9 +273,8 @@ extension Engine {
         let overlap = experts.reduce(0) { $0 + $1.test.filter { trainInputs.contains($0.input) }.count }
         guard overlap == 0 else { throw TriageError.badInput("\(overlap) test inputs also appear in training data; compare refuses to score them") }
 
-        let spec = experts.map { BaselinePlan.ExpertCompute(name: $0.record.name, config: $0.manifest.config, options: $0.options,
-                                                            record: $0.training, base: $0.manifest.training?.base) }
-        let plans = [BaselinePlan.sameSize(experts: spec), BaselinePlan.sameParams(experts: spec)]
+        let spec = Self.computeSpec(experts)
+        let plans = Self.baselinePlans(spec)
         var singles = [(Transformer, TrainingRecord, BaselinePlan)]()
         for plan in plans {
             let (m, r) = try baseline(plan, experts: experts, retrain: retrain, precision: precision, observer: observer(plan.name), log: log)

@@ -33,6 +33,23 @@ final class BlobStoreTests: XCTestCase {
         assertThrows(try store.put(fileAt: dir + "/missing.bin"))
     }
 
+    /// `load(_:owner:parse:)` parses while another thread hashes: what it parsed is returned only when the
+    /// hash matched, and a damaged blob is reported as damaged even when the parser accepted it or threw.
+    func testParsingWhileHashingNeverReturnsUnverifiedBytes() throws {
+        let dir = temporaryDirectory(self)
+        let store = try BlobStore(directory: dir + "/blobs")
+        let data = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let ref = try store.put(data)
+        let owner = BlobOwner.router(version: 3)
+        XCTAssertEqual(try store.load(ref.sha256, owner: owner) { $0.count }, data.count)
+        struct ParseFailed: Error {}
+        XCTAssertThrowsError(try store.load(ref.sha256, owner: owner) { _ -> Int in throw ParseFailed() }) { XCTAssertTrue($0 is ParseFailed) }
+        let path = store.path(for: ref.sha256)
+        try flipOneByte(at: path, offset: 123_456)
+        assertThrows(.corruptBlob(sha: ref.sha256, path: path, owner: owner), try store.load(ref.sha256, owner: owner) { $0.count })
+        assertThrows(.corruptBlob(sha: ref.sha256, path: path, owner: owner), try store.load(ref.sha256, owner: owner) { _ -> Int in throw ParseFailed() })
+    }
+
     func testDamagedOrMissingFilesAreReportedAndRepairedByPut() throws {
         let dir = temporaryDirectory(self)
         let store = try BlobStore(directory: dir + "/blobs")

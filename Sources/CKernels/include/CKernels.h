@@ -120,4 +120,7 @@ void tc_flush_denormals(void);
 
 // ---- hashing (router features)
 uint64_t tc_fnv1a64(const uint8_t *bytes, size_t n);
+
+/// Index of the first value that is NaN or whose magnitude exceeds `bound`; n when there is none.
+size_t tc_first_beyond(const float *x, size_t n, float bound);
 #endif
