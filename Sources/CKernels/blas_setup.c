@@ -23,3 +23,14 @@ void tc_tune_malloc(void) {
     mallopt(M_MMAP_THRESHOLD, 512 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
+
+int tc_openblas_stop_threads(void) {
+    // OpenBLAS starts its worker threads when it loads, and an idle worker polls with sched_yield for
+    // about 0.1 s before it sleeps: on two cores that is half the machine during every cold start
+    // (`perf`: a quarter of `triage complete`'s samples in the scheduler). Triage runs OpenBLAS
+    // single-threaded, so the workers are stopped; OpenBLAS starts them again if a call ever asks.
+    void (*shutdown)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "blas_thread_shutdown_");
+    if (!shutdown) return 0;
+    shutdown();
+    return 1;
+}

@@ -184,14 +184,10 @@ public final class BlobStore {
     /// Blobs at least this large are memory-mapped by `load`.
     static let mapThreshold = 1 << 20
 
-    /// The file's first `count` bytes mapped read-only (prefaulted where the system can), or nil.
+    /// The file's first `count` bytes, mapped copy-on-write: readers may use them in place (the router's
+    /// tables), and a write changes this process's copy, never the blob.
     private static func map(_ fd: Int32, count: Int) -> Data? {
-        #if os(Linux)
-        let flags = MAP_PRIVATE | MAP_POPULATE
-        #else
-        let flags = MAP_PRIVATE
-        #endif
-        guard let p = mmap(nil, count, PROT_READ, flags, fd, 0), p != MAP_FAILED else { return nil }
+        guard let p = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), p != MAP_FAILED else { return nil }
         return Data(bytesNoCopy: p, count: count, deallocator: .custom { p, n in munmap(p, n) })
     }
 

@@ -53,7 +53,9 @@ extension RouterModel {
     /// A router from the bytes of its file (`origin` names it in errors).
     public static func load(data: Data, origin: String) throws -> RouterModel {
         let file: SafeTensors.File
-        do { file = try SafeTensors.read(data: data) } catch let e as TensorCoreError { throw TensorCoreError.malformed("\(origin): \(e.description)") }
+        // Borrowing: the embedding table stays in `data` (a mapped blob) instead of being copied; a
+        // router's tensors are never written.
+        do { file = try SafeTensors.read(data: data, borrowing: true) } catch let e as TensorCoreError { throw TensorCoreError.malformed("\(origin): \(e.description)") }
         return try load(file, origin: origin)
     }
 

@@ -91,6 +91,7 @@ public enum BLAS {
         let detected = String(cString: openblas_get_corename())
         let finish = { (reason: String) -> Configuration in
             openblas_set_num_threads(1)
+            _ = tc_openblas_stop_threads()
             return Configuration(detectedCore: detected, core: String(cString: openblas_get_corename()), reason: reason)
         }
         if let user = getenv("OPENBLAS_CORETYPE"), user.pointee != 0 {

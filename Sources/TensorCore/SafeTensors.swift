@@ -86,7 +86,10 @@ public enum SafeTensors {
         }
     }
 
-    public static func read(data: Data) throws -> File {
+    /// Parses a file. With `borrowing`, F32 tensors whose bytes lie 64-byte aligned in `data` are used
+    /// where they are, kept alive by `data`, instead of copied: for read-only models loaded from a
+    /// mapped blob (the router). `data` must not be changed afterwards, and writable if a tensor is.
+    public static func read(data: Data, borrowing: Bool = false) throws -> File {
         guard data.count >= 8 else { throw TensorCoreError.malformed("truncated: \(data.count) bytes, fewer than the 8-byte header length") }
         let headerLen = data.withUnsafeBytes { raw -> UInt64 in
             var v: UInt64 = 0
@@ -150,8 +153,15 @@ public enum SafeTensors {
                 let lower = data.startIndex + dataStart + begin
                 entries[name] = Entry(dtype: dtype, shape: shape, floats: nil, integerBytes: data[lower..<(lower + end - begin)])
             } else {
-                let storage = data.withUnsafeBytes { raw in
-                    decode(UnsafeRawBufferPointer(rebasing: raw[(dataStart + begin)..<(dataStart + end)]), dtype: dtype, count: elements)
+                let storage = data.withUnsafeBytes { raw -> TensorStorage in
+                    let bytes = UnsafeRawBufferPointer(rebasing: raw[(dataStart + begin)..<(dataStart + end)])
+                    if borrowing, dtype == .f32, elements > 0, Int(bitPattern: bytes.baseAddress!) % 64 == 0 {
+                        #if _endian(little)
+                        return TensorStorage(borrowing: UnsafeMutableRawPointer(mutating: bytes.baseAddress!).assumingMemoryBound(to: Float.self),
+                                             count: elements, owner: DataOwner(data))
+                        #endif
+                    }
+                    return decode(bytes, dtype: dtype, count: elements)
                 }
                 entries[name] = Entry(dtype: dtype, shape: shape, floats: Tensor(shape: shape, storage: storage), integerBytes: nil)
             }
@@ -234,7 +244,9 @@ public enum SafeTensors {
             offset += bytes
         }
         var header = Array("{\(fields.joined(separator: ","))}".utf8)
-        while header.count % 8 != 0 { header.append(0x20) }  // pad so the data starts 8-byte aligned
+        // Pad (with spaces, as the format allows) so the data starts 64-byte aligned: a reader of a mapped
+        // file can then use the first tensor, and any whose offset is a multiple of 64, where it lies.
+        while (8 + header.count) % 64 != 0 { header.append(0x20) }
         var out = Data(capacity: 8 + header.count + offset)
         var len = UInt64(header.count).littleEndian
         withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
@@ -330,4 +342,10 @@ public enum AtomicFile {
         let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY)
         if dfd >= 0 { fsync(dfd); close(dfd) }
     }
+}
+
+/// Holds a file's bytes for the tensors that borrow them.
+private final class DataOwner {
+    let data: Data
+    init(_ data: Data) { self.data = data }
 }

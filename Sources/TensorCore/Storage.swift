@@ -8,6 +8,8 @@ import CKernels
 public final class TensorStorage: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
+    /// Keeps borrowed memory alive (a mapped file's bytes); nil for buffers this storage owns.
+    private let owner: AnyObject?
 
     /// Large buffers come and go every training step; keep glibc from returning them to the kernel
     /// (mmap/munmap and page faults per step) by raising its thresholds once.
@@ -23,7 +25,16 @@ public final class TensorStorage: @unchecked Sendable {
         let bytes = max(64, (count * 4 + 63) & ~63)
         let raw = BufferPool.take(bytes: bytes)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 16))
+        owner = nil
         if zeroed { memset(raw, 0, bytes) }
+    }
+
+    /// Wraps `count` floats at `pointer` (64-byte aligned, writable) that `owner` keeps alive, without
+    /// copying them: a router's 8 MB embedding table read straight from its mapped file, instead of a
+    /// copy and a page fault per 4 KiB on every cold start.
+    public init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
+        precondition(Int(bitPattern: pointer) % 64 == 0, "TensorStorage: borrowed memory must be 64-byte aligned")
+        (self.pointer, self.count, self.owner) = (pointer, count, owner)
     }
 
     public convenience init(copying source: UnsafePointer<Float>, count: Int) {
@@ -31,7 +42,7 @@ public final class TensorStorage: @unchecked Sendable {
         pointer.update(from: source, count: count)
     }
 
-    deinit { BufferPool.give(UnsafeMutableRawPointer(pointer), bytes: max(64, (count * 4 + 63) & ~63)) }
+    deinit { if owner == nil { BufferPool.give(UnsafeMutableRawPointer(pointer), bytes: max(64, (count * 4 + 63) & ~63)) } }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
 }

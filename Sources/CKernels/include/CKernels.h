@@ -11,6 +11,8 @@
 /// Re-initialises a DYNAMIC_ARCH OpenBLAS with OPENBLAS_CORETYPE=core. Returns 1 if the library
 /// exports gotoblas_dynamic_quit/init and the reload ran, 0 otherwise (nothing changed).
 int tc_openblas_reload(const char *core);
+/// Stops OpenBLAS's idle worker threads (they spin after load); 0 if this OpenBLAS has no such call.
+int tc_openblas_stop_threads(void);
 /// Raises glibc malloc thresholds so large, short-lived tensor buffers are reused rather than unmapped.
 void tc_tune_malloc(void);
 
