@@ -34,9 +34,10 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
-        // oneDNN (Debian libdnnl-dev) runs the bf16 products (Sources/CKernels/bf16.c).
+        // oneDNN (Debian libdnnl-dev) runs the bf16 products (Sources/CKernels/bf16.c): its header is
+        // needed to build; the library is opened at run time, when a bf16 product first runs.
         .target(name: "CKernels", cSettings: kernelFlags,
-                linkerSettings: [.linkedLibrary("m"), .linkedLibrary("dl"), .linkedLibrary("dnnl")]),
+                linkerSettings: [.linkedLibrary("m"), .linkedLibrary("dl")]),
         .target(name: "TensorCore", dependencies: ["COpenBLAS", "CKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "ExpertModel", dependencies: ["TensorCore", "CKernels"]),

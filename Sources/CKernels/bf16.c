@@ -17,6 +17,77 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
+/* oneDNN is opened on first use (dlopen), not linked: loading and relocating it and its dependencies
+ * (libgomp, libOpenCL) cost every process about 2 ms, and most commands (ask, complete, route) never
+ * run a bf16 product. Each function it calls is reached through a pointer resolved once, in tc_init;
+ * without the library the level is 0 and products run in fp32. */
+#define TC_DNNL_FUNCTIONS(X) \
+    X(dnnl_engine_create) \
+    X(dnnl_matmul_desc_init) \
+    X(dnnl_memory_create) \
+    X(dnnl_memory_desc_get_size) \
+    X(dnnl_memory_desc_init_by_strides) \
+    X(dnnl_memory_destroy) \
+    X(dnnl_post_ops_append_binary) \
+    X(dnnl_post_ops_append_sum) \
+    X(dnnl_post_ops_create) \
+    X(dnnl_post_ops_destroy) \
+    X(dnnl_primitive_attr_create) \
+    X(dnnl_primitive_attr_destroy) \
+    X(dnnl_primitive_attr_set_output_scales) \
+    X(dnnl_primitive_attr_set_post_ops) \
+    X(dnnl_primitive_attr_set_scratchpad_mode) \
+    X(dnnl_primitive_create) \
+    X(dnnl_primitive_desc_create) \
+    X(dnnl_primitive_desc_destroy) \
+    X(dnnl_primitive_desc_query) \
+    X(dnnl_primitive_desc_query_md) \
+    X(dnnl_primitive_destroy) \
+    X(dnnl_primitive_execute) \
+    X(dnnl_set_max_cpu_isa) \
+    X(dnnl_stream_create) \
+    X(dnnl_stream_destroy) \
+    X(dnnl_stream_wait)
+#define TC_DNNL_POINTER(f) static __typeof__(&f) p_##f;
+TC_DNNL_FUNCTIONS(TC_DNNL_POINTER)
+
+static int tc_dnnl_open(void)
+{
+    void *h = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_GLOBAL);  /* global: libgomp's omp_* for omp_resolve */
+    if (!h) h = dlopen("libdnnl.so", RTLD_NOW | RTLD_GLOBAL);
+    if (!h) return 0;
+#define TC_DNNL_RESOLVE(f) if (!(p_##f = (__typeof__(&f))dlsym(h, #f))) return 0;
+    TC_DNNL_FUNCTIONS(TC_DNNL_RESOLVE)
+    return 1;
+}
+
+#define dnnl_engine_create (*p_dnnl_engine_create)
+#define dnnl_matmul_desc_init (*p_dnnl_matmul_desc_init)
+#define dnnl_memory_create (*p_dnnl_memory_create)
+#define dnnl_memory_desc_get_size (*p_dnnl_memory_desc_get_size)
+#define dnnl_memory_desc_init_by_strides (*p_dnnl_memory_desc_init_by_strides)
+#define dnnl_memory_destroy (*p_dnnl_memory_destroy)
+#define dnnl_post_ops_append_binary (*p_dnnl_post_ops_append_binary)
+#define dnnl_post_ops_append_sum (*p_dnnl_post_ops_append_sum)
+#define dnnl_post_ops_create (*p_dnnl_post_ops_create)
+#define dnnl_post_ops_destroy (*p_dnnl_post_ops_destroy)
+#define dnnl_primitive_attr_create (*p_dnnl_primitive_attr_create)
+#define dnnl_primitive_attr_destroy (*p_dnnl_primitive_attr_destroy)
+#define dnnl_primitive_attr_set_output_scales (*p_dnnl_primitive_attr_set_output_scales)
+#define dnnl_primitive_attr_set_post_ops (*p_dnnl_primitive_attr_set_post_ops)
+#define dnnl_primitive_attr_set_scratchpad_mode (*p_dnnl_primitive_attr_set_scratchpad_mode)
+#define dnnl_primitive_create (*p_dnnl_primitive_create)
+#define dnnl_primitive_desc_create (*p_dnnl_primitive_desc_create)
+#define dnnl_primitive_desc_destroy (*p_dnnl_primitive_desc_destroy)
+#define dnnl_primitive_desc_query (*p_dnnl_primitive_desc_query)
+#define dnnl_primitive_desc_query_md (*p_dnnl_primitive_desc_query_md)
+#define dnnl_primitive_destroy (*p_dnnl_primitive_destroy)
+#define dnnl_primitive_execute (*p_dnnl_primitive_execute)
+#define dnnl_set_max_cpu_isa (*p_dnnl_set_max_cpu_isa)
+#define dnnl_stream_create (*p_dnnl_stream_create)
+#define dnnl_stream_destroy (*p_dnnl_stream_destroy)
+#define dnnl_stream_wait (*p_dnnl_stream_wait)
+
 /* oneDNN's OpenMP runtime (libgomp, loaded as a dependency of libdnnl) is reached through dlsym:
  * Debian ships no unversioned libgomp.so to link against, and a process without it simply keeps
  * oneDNN's defaults. The thread count is a per-thread ICV, so setting it here affects only the caller. */
@@ -24,6 +95,7 @@ static int (*omp_get_max_threads_fn)(void);
 static void (*omp_set_num_threads_fn)(int);
 static pthread_once_t omp_once = PTHREAD_ONCE_INIT;
 static void omp_resolve(void) {
+    (void)tc_bf16_level();  /* opens oneDNN (and with it libgomp) first */
     omp_get_max_threads_fn = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_max_threads");
     omp_set_num_threads_fn = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
 }
@@ -92,6 +164,7 @@ static void tc_init(void)
         if (want < g_level) g_level = want;
     }
     if (g_level == 0) return;
+    if (!tc_dnnl_open()) { g_level = 0; return; }
     /* Restrict oneDNN when lowered to level 1 (must precede any primitive). */
     if (g_level == 1) dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx512_core_bf16);
     if (dnnl_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success) g_engine = NULL;

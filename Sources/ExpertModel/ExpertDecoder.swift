@@ -96,7 +96,8 @@ public final class ExpertDecoder {
     /// `sharing`: a decoder of the same model whose weight views (and transposes) this one reuses.
     private init(model: Transformer, workerLimit: Int, sharing other: ExpertDecoder?, precision: Precision) {
         self.model = model
-        self.precision = MixedPrecision.kernel == .none ? .fp32 : precision
+        // Asked only for bf16: finding the kernel opens oneDNN, which an fp32 cold start never needs.
+        self.precision = precision == .bf16 && MixedPrecision.kernel == .none ? .fp32 : precision
         self.workerLimit = workerLimit
         cfg = model.config
         func p(_ q: Parameter) -> UnsafeMutablePointer<Float> { q.value.storage.pointer }

@@ -145,11 +145,22 @@ public final class BlobStore {
     /// about 8 ms of a 50 ms `triage complete`). Nothing is returned before the hash matched: a damaged
     /// blob throws `corruptBlob` whatever `parse` made of it, including when `parse` threw.
     public func load<T>(_ sha: String, owner: BlobOwner, parse: (Data) throws -> T) throws -> T {
+        let (value, check) = try loadCheckingLater(sha, owner: owner, parse: parse)
+        try check.wait()
+        return value
+    }
+
+    /// Like `load(_:owner:parse:)`, but returns while the hash is still being checked: the caller goes on
+    /// (a cold start routes and loads the chosen expert meanwhile) and must `wait()` on the check before
+    /// anything derived from the blob leaves it. When `parse` throws, the check is awaited first, so a
+    /// damaged blob is reported as damaged.
+    public func loadCheckingLater<T>(_ sha: String, owner: BlobOwner, parse: (Data) throws -> T) throws -> (T, PendingCheck) {
         let data = try readBytes(sha, owner: owner)
-        let hashed = ConcurrentDigest(data)
-        let parsed = Result { try parse(data) }
-        guard hashed.wait() == sha else { throw RegistryError.corruptBlob(sha: sha, path: path(for: sha), owner: owner) }
-        return try parsed.get()
+        let check = PendingCheck(digest: ConcurrentDigest(data), sha: sha, path: path(for: sha), owner: owner)
+        do { return (try parse(data), check) } catch {
+            try check.wait()
+            throw error
+        }
     }
 
     /// The bytes of blob `sha`, unverified (callers verify).
@@ -347,10 +358,26 @@ public final class BlobStore {
     }
 }
 
-/// A SHA-256 computed on its own thread: `wait()` returns the hex digest.
+/// A blob's SHA-256 being computed on another thread (`BlobStore.loadCheckingLater`).
+public final class PendingCheck {
+    private let digest: ConcurrentDigest
+    private let sha: String, path: String, owner: BlobOwner
+
+    fileprivate init(digest: ConcurrentDigest, sha: String, path: String, owner: BlobOwner) {
+        (self.digest, self.sha, self.path, self.owner) = (digest, sha, path, owner)
+    }
+
+    /// Waits for the hash; throws `corruptBlob` if the bytes were not the blob's. May be called again.
+    public func wait() throws {
+        guard digest.wait() == sha else { throw RegistryError.corruptBlob(sha: sha, path: path, owner: owner) }
+    }
+}
+
+/// A SHA-256 computed on its own thread: `wait()` returns the hex digest (from one thread at a time).
 private final class ConcurrentDigest: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private var hex = ""
+    private var finished = false
 
     init(_ data: Data) {
         // A plain thread, not Dispatch's pool or Swift's cooperative one: this runs during a cold start
@@ -364,7 +391,10 @@ private final class ConcurrentDigest: @unchecked Sendable {
     }
 
     func wait() -> String {
-        done.wait()
+        if !finished {
+            done.wait()
+            finished = true
+        }
         return hex
     }
 }

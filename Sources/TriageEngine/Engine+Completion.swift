@@ -234,19 +234,28 @@ extension Engine {
             }
             name = rec.name
         } else {
-            guard let (_, model) = try activeRouter() else { throw TriageError.notFound("no router: the registry has no experts yet") }
+            // The router's 12 MB are hashed on another core while it routes and the expert loads and decodes;
+            // the check is settled before anything is returned or thrown (a cold `triage complete`: ~7 ms).
+            guard let (_, model) = try activeRouterCheckingLater() else { throw TriageError.notFound("no router: the registry has no experts yet") }
             let d = model.routeCompletion(Engine.routingText(req), among: completionExperts, top: top)
             answer.confidence = d.confidence
             answer.top = d.top
             guard let e = d.expert else {
+                try settleRouterCheck()
                 answer.abstained = true
                 answer.ms = (MonotonicClock.now() - t0) * 1000
                 return answer
             }
             name = e
         }
-        let rec = try expertRecord(name)
-        let out = try decoder(for: rec).complete([req])[0]
+        let out: CompletionResult
+        do {
+            out = try decoder(for: try expertRecord(name)).complete([req])[0]
+            try settleRouterCheck()
+        } catch {
+            try settleRouterCheck()
+            throw error
+        }
         answer.expert = name
         answer.text = out.text
         answer.finishReason = out.finishReason

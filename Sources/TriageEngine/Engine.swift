@@ -12,6 +12,8 @@ public final class Engine {
     public let suiteDirectory: String?
     private var decoders: [String: (version: Int, decoder: ExpertDecoder)] = [:]
     private var loadedRouter: (version: Int, model: RouterModel)?
+    /// The loaded router's hash check while it is still running (see `activeRouterCheckingLater`).
+    private var routerCheck: PendingCheck?
     /// Single-threaded copies of loaded decoders, for decoding several experts' batches at once.
     var soloDecoders: [String: (version: Int, decoder: ExpertDecoder)] = [:]
 
@@ -61,12 +63,36 @@ public final class Engine {
 
     /// The active router (nil when no expert is registered), its hash checked on load.
     package func activeRouter() throws -> (record: RouterRecord, model: RouterModel)? {
+        try settleRouterCheck()
         guard let rec = try registry.activeRouter() else { return nil }
         if let r = loadedRouter, r.version == rec.version { return (rec, r.model) }
         let origin = registry.blobs.path(for: rec.weightsBlob)
         let model = try registry.loadWeights(of: rec) { try RouterModel.load(data: $0, origin: origin) }
         loadedRouter = (rec.version, model)
         return (rec, model)
+    }
+
+    /// The active router with its hash still being checked on another core, for one cold-start request
+    /// that routes and loads its expert meanwhile: the caller must call `settleRouterCheck()` before
+    /// anything it derived from the router leaves the engine (every other use of the router settles first).
+    package func activeRouterCheckingLater() throws -> (record: RouterRecord, model: RouterModel)? {
+        try settleRouterCheck()
+        guard let rec = try registry.activeRouter() else { return nil }
+        if let r = loadedRouter, r.version == rec.version { return (rec, r.model) }
+        let origin = registry.blobs.path(for: rec.weightsBlob)
+        let (model, check) = try registry.loadWeightsCheckingLater(of: rec) { try RouterModel.load(data: $0, origin: origin) }
+        (loadedRouter, routerCheck) = ((rec.version, model), check)
+        return (rec, model)
+    }
+
+    /// Waits for a pending router hash check; a mismatch forgets the router and throws `corruptBlob`.
+    package func settleRouterCheck() throws {
+        guard let check = routerCheck else { return }
+        routerCheck = nil
+        do { try check.wait() } catch {
+            loadedRouter = nil
+            throw error
+        }
     }
 
     /// A fallback expert that takes what the router rejects (`triage config set fallback NAME`).

@@ -124,6 +124,27 @@ final class CompletionExpertTests: XCTestCase {
         }
     }
 
+    /// A routed completion checks the router's hash on another core while it decodes: a damaged router
+    /// must still fail the request (nothing returned), on the abstaining path too; a named one does not need it.
+    func testARoutedCompletionWithADamagedRouterFailsOnItsHash() throws {
+        let made = try CompletionFixture.get()
+        let home = NSTemporaryDirectory() + "triage-damaged-router-\(getpid())"
+        try? FileManager.default.removeItem(atPath: home)
+        try FileManager.default.copyItem(atPath: made.home, toPath: home)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let engine = try Engine(home: home, suiteDirectory: nil)
+        let path = engine.registry.blobs.path(for: try XCTUnwrap(try engine.registry.activeRouter()).weightsBlob)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count - 3] ^= 0x01  // the last tensor's bytes: the file still parses
+        try bytes.write(to: URL(fileURLWithPath: path))
+        for prefix in ["import Foundation\n\npublic struct ", "Zebras graze; the savanna at dusk."] {
+            XCTAssertThrowsError(try engine.complete(CompletionRequest(prefix: prefix, maxBytes: 8))) { error in
+                guard case .corruptBlob = error as? RegistryError else { return XCTFail("\(error)") }
+            }
+        }
+        XCTAssertNotNil(try engine.complete(CompletionRequest(prefix: "import Foundation\n", maxBytes: 8), expert: "code").text)
+    }
+
     func testTheRegistryKeepsWindowsNotTheFilesAndExportImportRemoveWork() throws {
         let made = try CompletionFixture.get()
         let engine = try Engine(home: made.home, suiteDirectory: nil)
