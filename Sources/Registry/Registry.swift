@@ -258,6 +258,11 @@ public final class Registry {
         try blobs.load(router.weightsBlob, owner: .router(version: router.version), parse: parse)
     }
 
+    /// Parses `expert`'s weights and returns with their hash still being checked (`BlobStore.loadCheckingLater`).
+    public func loadWeightsCheckingLater<T>(of expert: ExpertRecord, parse: (Data) throws -> T) throws -> (T, PendingCheck) {
+        try blobs.loadCheckingLater(expert.weightsBlob, owner: .expertWeights(expert.name), parse: parse)
+    }
+
     /// Parses `router`'s file and returns with its hash still being checked (`BlobStore.loadCheckingLater`).
     public func loadWeightsCheckingLater<T>(of router: RouterRecord, parse: (Data) throws -> T) throws -> (T, PendingCheck) {
         try blobs.loadCheckingLater(router.weightsBlob, owner: .router(version: router.version), parse: parse)

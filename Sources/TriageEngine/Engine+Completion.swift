@@ -241,19 +241,20 @@ extension Engine {
             answer.confidence = d.confidence
             answer.top = d.top
             guard let e = d.expert else {
-                try settleRouterCheck()
+                try settlePendingChecks()
                 answer.abstained = true
                 answer.ms = (MonotonicClock.now() - t0) * 1000
                 return answer
             }
             name = e
         }
+        // The expert's hash, too, is checked while it decodes.
         let out: CompletionResult
         do {
-            out = try decoder(for: try expertRecord(name)).complete([req])[0]
-            try settleRouterCheck()
+            out = try decoderCheckingLater(for: try expertRecord(name)).complete([req])[0]
+            try settlePendingChecks()
         } catch {
-            try settleRouterCheck()
+            try settlePendingChecks()
             throw error
         }
         answer.expert = name

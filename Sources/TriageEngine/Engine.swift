@@ -12,8 +12,9 @@ public final class Engine {
     public let suiteDirectory: String?
     private var decoders: [String: (version: Int, decoder: ExpertDecoder)] = [:]
     private var loadedRouter: (version: Int, model: RouterModel)?
-    /// The loaded router's hash check while it is still running (see `activeRouterCheckingLater`).
-    private var routerCheck: PendingCheck?
+    /// Hash checks still running for blobs loaded by a cold-start request (`activeRouterCheckingLater`,
+    /// `decoderCheckingLater`), each with what to forget if it fails.
+    private var pendingChecks: [(check: PendingCheck, forget: () -> Void)] = []
     /// Single-threaded copies of loaded decoders, for decoding several experts' batches at once.
     var soloDecoders: [String: (version: Int, decoder: ExpertDecoder)] = [:]
 
@@ -48,8 +49,18 @@ public final class Engine {
 
     /// The expert's decoder, loaded once per process; the weights blob's hash is checked on load.
     package func decoder(for record: ExpertRecord) throws -> ExpertDecoder {
+        let d = try decoderCheckingLater(for: record)
+        try settlePendingChecks()
+        return d
+    }
+
+    /// Like `decoder(for:)`, but a freshly loaded expert's hash may still be being checked on another
+    /// core: for one cold-start request that decodes meanwhile and calls `settlePendingChecks()` before
+    /// its answer leaves the engine.
+    package func decoderCheckingLater(for record: ExpertRecord) throws -> ExpertDecoder {
+        try settlePendingChecks()
         if let d = decoders[record.name], d.version == record.version { return d.decoder }
-        let model = try registry.loadWeights(of: record) { data in
+        let (model, check) = try registry.loadWeightsCheckingLater(of: record) { data in
             let file: SafeTensors.File
             do { file = try SafeTensors.read(data: data) } catch {
                 throw TriageError.corrupt("expert '\(record.name)' weights: \(error); re-import or remove the expert")
@@ -58,12 +69,13 @@ public final class Engine {
         }
         let d = ExpertDecoder(model: model)
         decoders[record.name] = (record.version, d)
+        pendingChecks.append((check, { [unowned self] in self.decoders[record.name] = nil }))
         return d
     }
 
     /// The active router (nil when no expert is registered), its hash checked on load.
     package func activeRouter() throws -> (record: RouterRecord, model: RouterModel)? {
-        try settleRouterCheck()
+        try settlePendingChecks()
         guard let rec = try registry.activeRouter() else { return nil }
         if let r = loadedRouter, r.version == rec.version { return (rec, r.model) }
         let origin = registry.blobs.path(for: rec.weightsBlob)
@@ -73,26 +85,33 @@ public final class Engine {
     }
 
     /// The active router with its hash still being checked on another core, for one cold-start request
-    /// that routes and loads its expert meanwhile: the caller must call `settleRouterCheck()` before
+    /// that routes and loads its expert meanwhile: the caller must call `settlePendingChecks()` before
     /// anything it derived from the router leaves the engine (every other use of the router settles first).
     package func activeRouterCheckingLater() throws -> (record: RouterRecord, model: RouterModel)? {
-        try settleRouterCheck()
+        try settlePendingChecks()
         guard let rec = try registry.activeRouter() else { return nil }
         if let r = loadedRouter, r.version == rec.version { return (rec, r.model) }
         let origin = registry.blobs.path(for: rec.weightsBlob)
         let (model, check) = try registry.loadWeightsCheckingLater(of: rec) { try RouterModel.load(data: $0, origin: origin) }
-        (loadedRouter, routerCheck) = ((rec.version, model), check)
+        loadedRouter = (rec.version, model)
+        pendingChecks.append((check, { [unowned self] in self.loadedRouter = nil }))
         return (rec, model)
     }
 
-    /// Waits for a pending router hash check; a mismatch forgets the router and throws `corruptBlob`.
-    package func settleRouterCheck() throws {
-        guard let check = routerCheck else { return }
-        routerCheck = nil
-        do { try check.wait() } catch {
-            loadedRouter = nil
-            throw error
+    /// Waits for every pending hash check; a mismatch forgets what was loaded from that blob and throws
+    /// `corruptBlob` (after the others are settled too).
+    package func settlePendingChecks() throws {
+        guard !pendingChecks.isEmpty else { return }
+        let checks = pendingChecks
+        pendingChecks = []
+        var failure: Error?
+        for (check, forget) in checks {
+            do { try check.wait() } catch {
+                forget()
+                failure = failure ?? error
+            }
         }
+        if let failure { throw failure }
     }
 
     /// A fallback expert that takes what the router rejects (`triage config set fallback NAME`).

@@ -143,6 +143,15 @@ final class CompletionExpertTests: XCTestCase {
             }
         }
         XCTAssertNotNil(try engine.complete(CompletionRequest(prefix: "import Foundation\n", maxBytes: 8), expert: "code").text)
+        // The expert's weights are checked while they decode, the same way (a fresh engine: not yet loaded).
+        let fresh = try Engine(home: home, suiteDirectory: nil)
+        let weights = fresh.registry.blobs.path(for: try XCTUnwrap(try fresh.registry.expert(named: "code")).weightsBlob)
+        var w = try Data(contentsOf: URL(fileURLWithPath: weights))
+        w[w.count - 5] ^= 0x01
+        try w.write(to: URL(fileURLWithPath: weights))
+        XCTAssertThrowsError(try fresh.complete(CompletionRequest(prefix: "import Foundation\n", maxBytes: 8), expert: "code")) { error in
+            guard case .corruptBlob = error as? RegistryError else { return XCTFail("\(error)") }
+        }
     }
 
     func testTheRegistryKeepsWindowsNotTheFilesAndExportImportRemoveWork() throws {
