@@ -4,6 +4,28 @@ import ExpertModel
 
 /// `triage compare` on a registry with two user-added nano experts and tiny budgets.
 final class CompareTests: XCTestCase {
+    /// `--train-baseline NAME` trains one baseline and stores it without scoring (one process per baseline on
+    /// a machine with cores to spare); a later `compare` reuses it and trains only the other.
+    func testTrainOneBaselineThenCompareReusesIt() throws {
+        let h = try CLIHarness()
+        for (name, task, steps) in [("rev", "rev", 120), ("dup", "dup", 100)] {
+            let data = h.write("\(name).jsonl", CLIHarness.data(task, count: 600, seed: UInt64(steps)))
+            XCTAssertEqual(try h.run("experts", "add", name, "--data", data, "--preset", "nano", "--steps", "\(steps)").status, 0)
+        }
+        let one = try h.run("compare", "--train-baseline", "single-same-size", "--threads", "1", "--json")
+        XCTAssertEqual(one.status, 0, one.stderr)
+        let trained = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(one.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(trained.map { $0["name"] as? String }, ["single-same-size"])
+        XCTAssertEqual(trained.first?["steps"] as? Int, 220)
+        let unknown = try h.run("compare", "--train-baseline", "single-same-everything")
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssert(unknown.stderr.contains("single-same-size, single-same-params"), unknown.stderr)
+        let full = try h.run("compare", "--limit", "5")
+        XCTAssertEqual(full.status, 0, full.stderr)
+        XCTAssert(full.stderr.contains("single-same-params: "), full.stderr)
+        XCTAssertFalse(full.stderr.contains("single-same-size: "), full.stderr)
+    }
+
     func testCompareTwoUserExpertsAtEqualCompute() throws {
         let h = try CLIHarness()
         for (name, task, steps) in [("rev", "rev", 200), ("dup", "dup", 160)] {
