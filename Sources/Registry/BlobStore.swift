@@ -202,7 +202,7 @@ public final class BlobStore {
         return Data(bytesNoCopy: p, count: count, deallocator: .custom { p, n in munmap(p, n) })
     }
 
-    /// Re-hashes blob `sha` without keeping it in memory (for callers that memory-map `path(for:)`).
+    /// Re-hashes blob `sha` without keeping it in memory (to check a blob without loading it).
     @discardableResult
     public func verify(_ sha: String, owner: BlobOwner) throws -> BlobRef {
         guard BlobStore.isValidSHA(sha), let ref = hashFile(path(for: sha)), ref.sha256 == sha else {
@@ -398,4 +398,3 @@ private final class ConcurrentDigest: @unchecked Sendable {
         return hex
     }
 }
-

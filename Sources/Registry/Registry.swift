@@ -209,11 +209,6 @@ public final class Registry {
         try blobs.load(expert.weightsBlob, owner: .expertWeights(expert.name))
     }
 
-    /// Parses `expert`'s weights with `parse` while their hash is checked on another core (see `BlobStore.load(_:owner:parse:)`).
-    public func loadWeights<T>(of expert: ExpertRecord, parse: (Data) throws -> T) throws -> T {
-        try blobs.load(expert.weightsBlob, owner: .expertWeights(expert.name), parse: parse)
-    }
-
     /// Loads and verifies one data split of `expert`; nil if it has none for `role`.
     public func loadData(of expert: ExpertRecord, role: DataRole) throws -> Data? {
         guard let sha = expert.dataBlobs[role.rawValue] else { return nil }

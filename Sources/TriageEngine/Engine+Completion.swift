@@ -248,15 +248,10 @@ extension Engine {
             }
             name = e
         }
-        // The expert's hash, too, is checked while it decodes.
-        let out: CompletionResult
-        do {
-            out = try decoderCheckingLater(for: try expertRecord(name)).complete([req])[0]
-            try settlePendingChecks()
-        } catch {
-            try settlePendingChecks()
-            throw error
-        }
+        // The expert's hash, too, is checked while it decodes; a failed check outranks any other error.
+        let decoded = Result { try decoderCheckingLater(for: try expertRecord(name)).complete([req])[0] }
+        try settlePendingChecks()
+        let out = try decoded.get()
         answer.expert = name
         answer.text = out.text
         answer.finishReason = out.finishReason

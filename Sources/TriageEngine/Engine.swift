@@ -75,13 +75,9 @@ public final class Engine {
 
     /// The active router (nil when no expert is registered), its hash checked on load.
     package func activeRouter() throws -> (record: RouterRecord, model: RouterModel)? {
+        let router = try activeRouterCheckingLater()
         try settlePendingChecks()
-        guard let rec = try registry.activeRouter() else { return nil }
-        if let r = loadedRouter, r.version == rec.version { return (rec, r.model) }
-        let origin = registry.blobs.path(for: rec.weightsBlob)
-        let model = try registry.loadWeights(of: rec) { try RouterModel.load(data: $0, origin: origin) }
-        loadedRouter = (rec.version, model)
-        return (rec, model)
+        return router
     }
 
     /// The active router with its hash still being checked on another core, for one cold-start request
