@@ -32,10 +32,21 @@ enum SuiteHome {
 
     static func base() throws -> String { try made.get() }
 
+    /// A copy of the shared home. A server of an earlier test may still be closing its engine on it, and
+    /// SQLite then checkpoints and deletes `-wal`/`-shm` while they are being copied (CI: "file doesn't
+    /// exist"); such a copy is incomplete, so it is made again once the files have settled.
     static func copy() throws -> String {
         let dst = NSTemporaryDirectory() + "triage-serve-tests-\(UUID().uuidString)"
-        try FileManager.default.copyItem(atPath: try base(), toPath: dst)
-        return dst
+        for attempt in 1... {
+            do {
+                try FileManager.default.copyItem(atPath: try base(), toPath: dst)
+                return dst
+            } catch where attempt < 5 {
+                try? FileManager.default.removeItem(atPath: dst)
+                usleep(200_000)
+            }
+        }
+        fatalError("unreachable")
     }
 }
 
