@@ -16,7 +16,8 @@ echo "from an empty registry to the finished comparison: $(echo "$end - $start" 
 python3 - "$out/compare.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-keys = ["routed", "oracle", "single_same_size", "single_same_params"]
+# `--baseline NAME` leaves the other single model out of the report: show the systems it has.
+keys = [k for k in ["routed", "oracle", "single_same_size", "single_same_params"] if k in r["overall"]["systems"]]
 print(f"| task | n | router | {' | '.join(keys)} |")
 print("|---|---|---|" + "---|" * len(keys))
 for t in r["tasks"]:

@@ -25,6 +25,9 @@ struct Compare: ParsableCommand {
     @Option(help: ArgumentHelp("Only train (or reuse) this baseline and store it, scoring nothing: single-same-size or single-same-params (repeatable).",
                                discussion: "Two processes on the same registry, one baseline and --threads 1 each, finish sooner than one process training both in turn; a later compare reuses them."))
     var trainBaseline: [String] = []
+    @Option(help: ArgumentHelp("Score only this single-model baseline: single-same-size or single-same-params (repeatable; default: both).",
+                               discussion: "The other is neither trained nor scored, and its columns show '-'."))
+    var baseline: [String] = []
     @Option(help: "Cores to compute on (default: every core).") var threads: Int?
     @OptionGroup var precision: PrecisionOption
     @Flag(help: "Print JSON.") var json = false
@@ -33,6 +36,7 @@ struct Compare: ParsableCommand {
         guard limit > 0 else { throw ValidationError("--limit must be at least 1 (use --all to score every test example)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if completion && !trainBaseline.isEmpty { throw ValidationError("--train-baseline applies to task experts, not --completion") }
+        if completion && !baseline.isEmpty { throw ValidationError("--baseline applies to task experts, not --completion") }
     }
 
     func run() throws {
@@ -47,7 +51,8 @@ struct Compare: ParsableCommand {
                 for b in trained { print("\(b.name): \(b.params) parameters, \(b.steps) steps, \(String(format: "%.3g", b.trainFLOPs)) FLOPs, \(String(format: "%.0f", b.trainSeconds)) s") }
                 return
             }
-            let r = try engine.compare(experts: experts.map { $0.split(separator: ",").map(String.init) }, retrain: retrain, limit: all ? nil : limit,
+            let r = try engine.compare(experts: experts.map { $0.split(separator: ",").map(String.init) }, baselines: baseline.isEmpty ? nil : baseline,
+                                       retrain: retrain, limit: all ? nil : limit,
                                        precision: try precision.resolved(),
                                        observer: { ProgressReporter(label: $0, json: json) }, log: note)
             if let dir = exportBaselines { note("exported \(try engine.exportBaselines(to: dir).joined(separator: ", ")) to \(dir)") }
@@ -72,7 +77,7 @@ struct Compare: ParsableCommand {
             print("")
             print("system                params   train FLOPs  CPU-s   median ms")
             for k in order {
-                let s = r.overall.systems[k]!
+                guard let s = r.overall.systems[k] else { continue }
                 print(k.rawValue.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: "%8d %12.3g %7.0f %9.2f", s.params ?? 0, s.trainFLOPs ?? 0, s.trainCPUSeconds ?? 0, s.medianMs ?? 0))
             }
             for b in r.baselines { print("\(b.name): \(b.note); \(b.steps) steps, \(String(format: "%.3g", b.trainFLOPs)) FLOPs") }

@@ -259,7 +259,10 @@ extension Engine {
 
     /// Runs the comparison on each expert's test set, or on an evenly spaced subset of at most `limit`
     /// examples per task (test files may be sorted: pronounce's are alphabetical).
-    public func compare(experts names: [String]? = nil, retrain: Bool = false, limit: Int? = nil, latencySamples: Int = 20, precision: Precision = .fp32,
+    /// `baselines` names the single models to score (default: both); the others are left out of the report,
+    /// so a suite whose larger baseline is still to be trained can be compared with the one it has.
+    public func compare(experts names: [String]? = nil, baselines baselineNames: [String]? = nil, retrain: Bool = false, limit: Int? = nil,
+                        latencySamples: Int = 20, precision: Precision = .fp32,
                         observer: (String) -> TrainingObserver?, log: (String) -> Void) throws -> CompareReport {
         var experts = try compareInputs(names: names)
         if let limit {
@@ -274,7 +277,13 @@ extension Engine {
         guard overlap == 0 else { throw TriageError.badInput("\(overlap) test inputs also appear in training data; compare refuses to score them") }
 
         let spec = Self.computeSpec(experts)
-        let plans = Self.baselinePlans(spec)
+        var plans = Self.baselinePlans(spec)
+        if let baselineNames {
+            for n in baselineNames where !plans.contains(where: { $0.name == n }) {
+                throw TriageError.badInput("no baseline named '\(n)' (baselines: \(plans.map(\.name).joined(separator: ", ")))")
+            }
+            plans = plans.filter { baselineNames.contains($0.name) }
+        }
         var singles = [(Transformer, TrainingRecord, BaselinePlan)]()
         for plan in plans {
             let (m, r) = try baseline(plan, experts: experts, retrain: retrain, precision: precision, observer: observer(plan.name), log: log)
@@ -282,6 +291,7 @@ extension Engine {
         }
         // One decoder per single model for the whole run: its buffers and weight transposes are reused.
         let singleDecoders = singles.map { ExpertDecoder(model: $0.0) }
+        let singleKeys: [CompareSystem] = singles.map { $0.2.name == "single-same-size" ? .singleSameSize : .singleSameParams }
         // Answers of every system on every task.
         var tasks = [CompareReport.Task]()
         var allRight = [CompareSystem: Int](), total = 0, routedRightToExpert = 0
@@ -303,7 +313,7 @@ extension Engine {
             }
             var outputs: [CompareSystem: [String]] = [.routed: routed, .oracle: oracle]
             for i in singles.indices {
-                let key: CompareSystem = i == 0 ? .singleSameSize : .singleSameParams
+                let key = singleKeys[i]
                 outputs[key] = try singleDecoders[i].answer(inputs, maxOutputBytes: maxOut)
             }
             var systems = [CompareSystem: SystemScore]()
@@ -328,7 +338,7 @@ extension Engine {
                 _ = try decoder(for: e.record).answer([input], maxOutputBytes: maxOut)
                 latencies[.oracle, default: []].append((MonotonicClock.now() - t0) * 1e3)
                 for i in singles.indices {
-                    let key: CompareSystem = i == 0 ? .singleSameSize : .singleSameParams
+                    let key = singleKeys[i]
                     t0 = MonotonicClock.now()
                     _ = try singleDecoders[i].answer([input], maxOutputBytes: maxOut)
                     latencies[key, default: []].append((MonotonicClock.now() - t0) * 1e3)
@@ -343,7 +353,7 @@ extension Engine {
         let expertCPU = experts.reduce(0.0) { $0 + $1.training.seconds * Double($1.training.threads) }
             + bases.reduce(0.0) { $0 + $1.record.seconds * Double($1.record.threads) }
         var overall = [CompareSystem: SystemScore]()
-        for sys in CompareSystem.allCases {
+        for sys in CompareSystem.allCases where tasks.allSatisfy({ $0.systems[sys] != nil }) {
             let k = sys
             var s = SystemScore(exactMatch: tasks.map { $0.systems[k]!.exactMatch }.reduce(0, +) / Double(tasks.count))
             s.exactMatchAllExamples = Double(allRight[k] ?? 0) / Double(max(1, total))
@@ -354,7 +364,7 @@ extension Engine {
                 s.trainFLOPs = expertFLOPs
                 s.trainCPUSeconds = expertCPU
             case .singleSameSize, .singleSameParams:
-                let b = singles[sys == .singleSameSize ? 0 : 1]
+                let b = singles[singleKeys.firstIndex(of: sys)!]
                 s.params = b.2.config.parameterCount
                 s.trainFLOPs = b.1.flops
                 s.trainCPUSeconds = b.1.seconds * Double(b.1.threads)

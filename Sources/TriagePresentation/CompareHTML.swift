@@ -14,6 +14,8 @@ public enum CompareHTML {
     }
 
     public static func render(_ r: CompareReport, title: String = "Triage: narrow experts vs one model") -> String {
+        // A comparison run with one baseline (`--baseline`) shows only the systems it scored.
+        let order = Self.order.filter { r.overall.systems[$0] != nil }
         let barW = 14, gap = 18, groupW = order.count * barW + gap, chartH = 260, left = 50, top = 20
         let width = max(left + r.tasks.count * groupW + 40, left + order.count * 190)  // room for the legend
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(chartH + top + 110)\" role=\"img\" aria-label=\"exact match by task and system\">"

@@ -20,6 +20,22 @@ final class CompareTests: XCTestCase {
         let unknown = try h.run("compare", "--train-baseline", "single-same-everything")
         XCTAssertEqual(unknown.status, 2)
         XCTAssert(unknown.stderr.contains("single-same-size, single-same-params"), unknown.stderr)
+        // `--baseline` scores only the one it names: the other is neither trained nor reported.
+        let page = h.work + "/one.html"
+        let partial = try h.run("compare", "--limit", "5", "--baseline", "single-same-size", "--json", "--report", page)
+        XCTAssertEqual(partial.status, 0, partial.stderr)
+        XCTAssertFalse(partial.stderr.contains("single-same-params"), partial.stderr)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(partial.stdout.utf8)) as? [String: Any])
+        let overall = try XCTUnwrap((report["overall"] as? [String: Any])?["systems"] as? [String: Any])
+        XCTAssertEqual(Set(overall.keys), ["routed", "oracle", "single_same_size"])
+        for t in try XCTUnwrap(report["tasks"] as? [[String: Any]]) {
+            XCTAssertEqual(Set(try XCTUnwrap(t["systems"] as? [String: Any]).keys), ["routed", "oracle", "single_same_size"])
+        }
+        XCTAssertEqual((report["baselines"] as? [[String: Any]])?.map { $0["name"] as? String }, ["single-same-size"])
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        XCTAssert(html.contains("single model, same size"))
+        XCTAssertFalse(html.contains("single model, same parameters"))
+        XCTAssertEqual(try h.run("compare", "--baseline", "single-same-everything").status, 2)
         let full = try h.run("compare", "--limit", "5")
         XCTAssertEqual(full.status, 0, full.stderr)
         XCTAssert(full.stderr.contains("single-same-params: "), full.stderr)
