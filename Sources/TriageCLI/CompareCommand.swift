@@ -26,7 +26,7 @@ struct Compare: ParsableCommand {
                                discussion: "Two processes on the same registry, one baseline and --threads 1 each, finish sooner than one process training both in turn; a later compare reuses them."))
     var trainBaseline: [String] = []
     @Option(help: ArgumentHelp("Score only this single-model baseline: single-same-size or single-same-params (repeatable; default: both).",
-                               discussion: "The other is neither trained nor scored, and its columns show '-'."))
+                               discussion: "The other is neither trained nor scored: the JSON and the HTML report leave it out, the table shows '-'."))
     var baseline: [String] = []
     @Option(help: "Cores to compute on (default: every core).") var threads: Int?
     @OptionGroup var precision: PrecisionOption

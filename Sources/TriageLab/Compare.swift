@@ -238,6 +238,16 @@ extension Engine {
         [BaselinePlan.sameSize(experts: spec), BaselinePlan.sameParams(experts: spec)]
     }
 
+    /// The baselines named (all of them for nil), in report order; an unknown name is an error that lists the known ones.
+    static func baselinePlans(_ spec: [BaselinePlan.ExpertCompute], named names: [String]?) throws -> [BaselinePlan] {
+        let plans = baselinePlans(spec)
+        guard let names else { return plans }
+        for n in names where !plans.contains(where: { $0.name == n }) {
+            throw TriageError.badInput("no baseline named '\(n)' (baselines: \(plans.map(\.name).joined(separator: ", ")))")
+        }
+        return plans.filter { names.contains($0.name) }
+    }
+
     /// Trains (or reuses) only the named baselines and stores them, without scoring anything. The two
     /// baselines are independent, so on a machine with cores to spare two processes (one baseline each,
     /// one thread each) finish sooner than one process training them in turn; a later `compare` on the
@@ -245,11 +255,7 @@ extension Engine {
     public func trainBaselines(_ names: [String], experts expertNames: [String]? = nil, retrain: Bool = false, precision: Precision = .fp32,
                                observer: (String) -> TrainingObserver?, log: (String) -> Void) throws -> [CompareReport.Baseline] {
         let experts = try compareInputs(names: expertNames)
-        let plans = Self.baselinePlans(Self.computeSpec(experts))
-        for n in names where !plans.contains(where: { $0.name == n }) {
-            throw TriageError.badInput("no baseline named '\(n)' (baselines: \(plans.map(\.name).joined(separator: ", ")))")
-        }
-        return try plans.filter { names.contains($0.name) }.map { plan in
+        return try Self.baselinePlans(Self.computeSpec(experts), named: names).map { plan in
             let (m, r) = try baseline(plan, experts: experts, retrain: retrain, precision: precision, observer: observer(plan.name), log: log)
             return CompareReport.Baseline(name: plan.name, config: plan.config, params: m.config.parameterCount, steps: r.steps,
                                           batchSize: plan.options.batchSize, trainFLOPs: r.flops, trainSeconds: r.seconds,
@@ -277,13 +283,7 @@ extension Engine {
         guard overlap == 0 else { throw TriageError.badInput("\(overlap) test inputs also appear in training data; compare refuses to score them") }
 
         let spec = Self.computeSpec(experts)
-        var plans = Self.baselinePlans(spec)
-        if let baselineNames {
-            for n in baselineNames where !plans.contains(where: { $0.name == n }) {
-                throw TriageError.badInput("no baseline named '\(n)' (baselines: \(plans.map(\.name).joined(separator: ", ")))")
-            }
-            plans = plans.filter { baselineNames.contains($0.name) }
-        }
+        let plans = try Self.baselinePlans(spec, named: baselineNames)
         var singles = [(Transformer, TrainingRecord, BaselinePlan)]()
         for plan in plans {
             let (m, r) = try baseline(plan, experts: experts, retrain: retrain, precision: precision, observer: observer(plan.name), log: log)
@@ -353,7 +353,7 @@ extension Engine {
         let expertCPU = experts.reduce(0.0) { $0 + $1.training.seconds * Double($1.training.threads) }
             + bases.reduce(0.0) { $0 + $1.record.seconds * Double($1.record.threads) }
         var overall = [CompareSystem: SystemScore]()
-        for sys in CompareSystem.allCases where tasks.allSatisfy({ $0.systems[sys] != nil }) {
+        for sys in CompareSystem.allCases where sys == .routed || sys == .oracle || singleKeys.contains(sys) {
             let k = sys
             var s = SystemScore(exactMatch: tasks.map { $0.systems[k]!.exactMatch }.reduce(0, +) / Double(tasks.count))
             s.exactMatchAllExamples = Double(allRight[k] ?? 0) / Double(max(1, total))
