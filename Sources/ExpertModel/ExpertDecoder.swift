@@ -58,19 +58,21 @@ public final class ExpertDecoder {
     private let headT: TransposedWeights
     private let headB: BF16Weights
     /// Sequences the cache holds, and rows the scratch buffers hold.
-    private var seqCapacity = 0, rowCapacity = 0
-    private var kCache = TensorStorage(count: 0), vCache = TensorStorage(count: 0)
+    // Internal (not private) for the beam search's extension (BeamSearch.swift): it reads the logits and copies cache slots.
+    private(set) var seqCapacity = 0, rowCapacity = 0
+    private(set) var kCache = TensorStorage(count: 0), vCache = TensorStorage(count: 0)
     private var x = TensorStorage(count: 0), h = TensorStorage(count: 0), qkv = TensorStorage(count: 0)
     private var att = TensorStorage(count: 0), ff = TensorStorage(count: 0), tmp = TensorStorage(count: 0)
-    private var logits = TensorStorage(count: 0), scores = TensorStorage(count: 0)
+    private(set) var logits = TensorStorage(count: 0)
+    private var scores = TensorStorage(count: 0)
     /// Prompt attention's per-worker scratch: a [ctx, ctx] probability block in `scores` and a key tile
     /// here, for this many workers (the thread count when the buffers were sized).
     private var promptTiles = TensorStorage(count: 0), promptWorkers = 0
     private lazy var zeroBias = TensorStorage(count: cfg.vocab)
     /// Cores this decoder's own loops may use; 1 inside a shard, where the cores are already split by request.
-    private let workerLimit: Int
+    let workerLimit: Int
     /// One decoder (own buffers, shared weights) per core, for batches split by request.
-    private var shards = [ExpertDecoder]()
+    var shards = [ExpertDecoder]()
 
     /// Requests per core below which a batch is not split by request: with few rows per step, two
     /// independent single-threaded decoders beat splitting every product of every step across cores
@@ -94,7 +96,7 @@ public final class ExpertDecoder {
     private var xBF16 = BF16Buffer(count: 0)
 
     /// `sharing`: a decoder of the same model whose weight views (and transposes) this one reuses.
-    private init(model: Transformer, workerLimit: Int, sharing other: ExpertDecoder?, precision: Precision) {
+    init(model: Transformer, workerLimit: Int, sharing other: ExpertDecoder?, precision: Precision) {
         self.model = model
         // Asked only for bf16: finding the kernel opens oneDNN, which an fp32 cold start never needs.
         self.precision = precision == .bf16 && MixedPrecision.kernel == .none ? .fp32 : precision
@@ -130,7 +132,7 @@ public final class ExpertDecoder {
     /// where they stayed (RSS kept rising under load). Results do not depend on the capacity.
     private static func capacity(for n: Int) -> Int { max(16, 1 << (Int.bitWidth - (max(n, 1) - 1).leadingZeroBitCount)) }
 
-    private func reserve(sequences wantedSequences: Int, rows wantedRows: Int) {
+    func reserve(sequences wantedSequences: Int, rows wantedRows: Int) {
         let d = cfg.dModel
         let sequences = wantedSequences > seqCapacity ? ExpertDecoder.capacity(for: wantedSequences) : wantedSequences
         let rows = wantedRows > rowCapacity ? ExpertDecoder.capacity(for: wantedRows) : wantedRows
@@ -183,7 +185,7 @@ public final class ExpertDecoder {
     /// the argmax next token of each row listed in `wanted`.
     /// `prefillRuns` lists (first row, length) of whole prompts starting at position 0: their attention
     /// runs as small matrix products per prompt and head instead of row by row.
-    private func forward(tokens: [Int32], slots: [Int], positions: [Int], wanted: [Int], prefillRuns: [(Int, Int)]? = nil) -> (next: [Int32], logProbs: [Float]) {
+    func forward(tokens: [Int32], slots: [Int], positions: [Int], wanted: [Int], prefillRuns: [(Int, Int)]? = nil) -> (next: [Int32], logProbs: [Float]) {
         let rows = tokens.count, d = cfg.dModel, hd = d / cfg.nHeads, ctx = cfg.context, heads = cfg.nHeads
         let xp = x.pointer, hp = h.pointer, qp = qkv.pointer, ap = att.pointer, fp = ff.pointer
         for r in 0..<rows {
@@ -279,7 +281,7 @@ public final class ExpertDecoder {
     /// Floats of one key tile of `tc_attention_forward`: head size × context padded to 64 positions.
     private var promptTileCount: Int { cfg.dModel / cfg.nHeads * ((cfg.context + 63) / 64 * 64) }
 
-    private func materializeTransposes() {
+    func materializeTransposes() {
         for w in layers { _ = (w.qkvT.pointer, w.projT.pointer, w.fc1T.pointer, w.fc2T.pointer) }
         _ = headT.pointer
         if precision == .bf16 {
@@ -318,28 +320,9 @@ public final class ExpertDecoder {
         }
         let count = prompts.count
         guard count > 0 else { return [] }
-        let shardCount = min(Parallel.threads, workerLimit, count / ExpertDecoder.minimumRequestsPerShard)
-        if shardCount > 1 {
-            // Contiguous shards of requests, each decoded start to finish on one core with single-threaded
-            // products; a request's answer does not depend on which shard (or batch) it is in.
-            while shards.count < shardCount { shards.append(ExpertDecoder(model: model, workerLimit: 1, sharing: self, precision: precision)) }
-            materializeTransposes()
-            var results = [[ScoredTokens]](repeating: [], count: shardCount)
-            var failure: Error?
-            let lock = NSLock()
-            BLAS.singleThreaded {
-                Parallel.indexedChunks(count, workers: shardCount) { w, range in
-                    do {
-                        let out = try shards[w].generateScored(prompts: Array(prompts[range]), maxNewTokens: maxNewTokens, stopAtEOS: stopAtEOS,
-                                                               stopAfter: stopAfter, deadline: deadline)
-                        lock.lock(); results[w] = out; lock.unlock()
-                    } catch {
-                        lock.lock(); failure = error; lock.unlock()
-                    }
-                }
-            }
-            if let failure { throw failure }
-            return results.flatMap { $0 }
+        if let out = try sharded(prompts, { try $0.generateScored(prompts: $1, maxNewTokens: maxNewTokens, stopAtEOS: stopAtEOS,
+                                                                  stopAfter: stopAfter, deadline: deadline) }) {
+            return out
         }
         let totalPrompt = prompts.reduce(0) { $0 + $1.count }
         reserve(sequences: count, rows: max(totalPrompt, count))
@@ -378,6 +361,32 @@ public final class ExpertDecoder {
             active = still
         }
         return zip(outputs, scores).map { ScoredTokens(tokens: $0, logProbs: $1) }
+    }
+
+    /// `decode` run on contiguous shards of `prompts`, each decoded start to finish on one core by a
+    /// decoder of its own with single-threaded products; nil when the batch is too small to split. A
+    /// request's answer does not depend on which shard (or batch) it is in.
+    func sharded<T>(_ prompts: [[Int32]], _ decode: (ExpertDecoder, [[Int32]]) throws -> [T]) throws -> [T]? {
+        let count = prompts.count
+        let shardCount = min(Parallel.threads, workerLimit, count / ExpertDecoder.minimumRequestsPerShard)
+        guard shardCount > 1 else { return nil }
+        while shards.count < shardCount { shards.append(ExpertDecoder(model: model, workerLimit: 1, sharing: self, precision: precision)) }
+        materializeTransposes()
+        var results = [[T]](repeating: [], count: shardCount)
+        var failure: Error?
+        let lock = NSLock()
+        BLAS.singleThreaded {
+            Parallel.indexedChunks(count, workers: shardCount) { w, range in
+                do {
+                    let out = try decode(shards[w], Array(prompts[range]))
+                    lock.lock(); results[w] = out; lock.unlock()
+                } catch {
+                    lock.lock(); failure = error; lock.unlock()
+                }
+            }
+        }
+        if let failure { throw failure }
+        return results.flatMap { $0 }
     }
 
     /// Answers for text inputs, decoded in batches of `batchSize`.

@@ -137,6 +137,12 @@ final class CLITests: XCTestCase {
         let text = try h.run("eval", labelled)
         XCTAssert(text.stdout.contains("AUROC"), text.stdout)
         XCTAssertNotEqual(try h.run("eval", labelled, "--score", "bogus").status, 0)
+        // Beam search: the trained reversal expert is sure of its answers, so a beam finds the same ones.
+        let beam = try h.run("eval", labelled, "--beam", "4", "--json")
+        XCTAssertEqual(beam.status, 0, beam.stderr)
+        XCTAssertNotNil(try json(ev.stdout)["exact_match"] as? Double)
+        XCTAssertEqual(try json(beam.stdout)["exact_match"] as? Double, try json(ev.stdout)["exact_match"] as? Double)
+        XCTAssertEqual(try h.run("eval", labelled, "--beam", "0").status, 2)
     }
 
     /// Runs a failing command and checks: non-zero exit, one clear line on stderr, registry unchanged.
