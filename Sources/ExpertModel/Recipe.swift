@@ -19,12 +19,15 @@ public struct Recipe: Codable, Equatable, Sendable {
     /// The cosine schedule ends at this fraction of the peak.
     public var minLearningRateRatio: Float
     public var batchSize: Int
+    /// Decay per step of an exponential moving average of the weights, validated beside the live ones
+    /// (`TrainingOptions.weightAverageDecay`); nil: none.
+    public var weightAverageDecay: Float? = nil
 
     enum CodingKeys: String, CodingKey {
         case positions, activation, optimizer
         case qkNorm = "qk_norm", zeroOutputProjections = "zero_output_projections", learningRate = "learning_rate"
         case muonLearningRate = "muon_learning_rate", warmupFraction = "warmup_fraction", maxWarmupSteps = "max_warmup_steps"
-        case minLearningRateRatio = "min_learning_rate_ratio", batchSize = "batch_size"
+        case minLearningRateRatio = "min_learning_rate_ratio", batchSize = "batch_size", weightAverageDecay = "weight_average_decay"
     }
 
     /// GPT-2's block with AdamW: the recipe of every expert made before format 2.
@@ -53,6 +56,7 @@ public struct Recipe: Codable, Equatable, Sendable {
         o.minLearningRateRatio = minLearningRateRatio
         if let s = steps { o.warmupSteps = min(maxWarmupSteps, max(1, Int(Double(s) * warmupFraction))) }
         if zeroOutputProjections { o.zeroOutputProjections = true }
+        o.weightAverageDecay = weightAverageDecay
         if optimizer == .muon {
             o.optimizer = .muon
             o.muonLearningRate = muonLearningRate

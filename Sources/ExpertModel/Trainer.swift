@@ -30,6 +30,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// How a model trained from scratch with these options is initialised: output projections at zero
     /// (`Transformer(config:seed:zeroOutputProjections:)`); recorded here so a run can be repeated. nil: false.
     public var zeroOutputProjections: Bool?
+    /// Keep an exponential moving average of the weights with this decay per step, validate it beside the
+    /// live weights, and keep it when it validates better (`WeightAverage`); nil: no average.
+    public var weightAverageDecay: Float?
 
     /// AdamW for every parameter, or Muon for the hidden matrices and AdamW for the rest.
     public enum OptimizerChoice: String, Codable, Sendable, CaseIterable { case adamw, muon }
@@ -61,8 +64,11 @@ public struct TrainingRecord: Codable, Equatable, Sendable {
     /// A completion expert's best held-out bits per byte during training (nil for task experts, whose
     /// validation is exact match).
     public var bestValidationBitsPerByte: Double?
+    /// With a weight average: whether the kept weights are the average (nil without one).
+    public var bestIsAverage: Bool?
     enum CodingKeys: String, CodingKey {
         case steps, seconds, seed, tokens, threads, flops, precision, kernel
+        case bestIsAverage = "best_is_average"
         case bestValidationBitsPerByte = "best_validation_bits_per_byte"
         case trainExamples = "train_examples", bestValidationAccuracy = "best_validation_accuracy"
         case bestStep = "best_step", finalLoss = "final_loss"
@@ -79,6 +85,8 @@ public struct TrainingProgress: Sendable {
     public let elapsed: Double
     /// A completion expert's validation: bits per byte on held-out files (lower is better).
     public var validationBitsPerByte: Double? = nil
+    /// The weight average's exact match at this validation (with `TrainingOptions.weightAverageDecay`).
+    public var averageValidationAccuracy: Double? = nil
     public var eta: Double { step > 0 ? elapsed / Double(step) * Double(totalSteps - step) : 0 }
 }
 
@@ -161,6 +169,7 @@ public final class Trainer {
         var best = State.unvalidated
         static let unvalidated = -Double.greatestFiniteMagnitude
         var bestStep = 0
+        var bestIsAverage = false
         var totalSteps = 0
         var lastLoss: Float = 0
     }
@@ -184,8 +193,9 @@ public final class Trainer {
         let adamParams = params.filter { !hiddenNames.contains($0.name) }
         var st = State()
         var batcher = sampler == nil ? Batcher(examples: train, batchSize: options.batchSize, seed: options.seed) : nil
+        let average = options.weightAverageDecay.map { WeightAverage(params, decay: $0) }
         if resume, let cp = checkpointPath, FileManager.default.fileExists(atPath: cp) {
-            try restore(from: cp, optimizer: opt, muon: muon, state: &st, batcher: &batcher)
+            try restore(from: cp, optimizer: opt, muon: muon, average: average, state: &st, batcher: &batcher)
         }
         if st.totalSteps == 0 { st.totalSteps = options.steps ?? 0 }
         guard options.steps != nil || options.minutes != nil else { throw ExpertError.invalidConfig("give a budget: steps or minutes") }
@@ -215,6 +225,7 @@ public final class Trainer {
                 muon.learningRate = muonPeak * rate / options.learningRate
                 muon.update(hidden) { $0.name.hasSuffix(".qkv.weight") ? 3 : 1 }  // q, k and v are three matrices
             }
+            average?.update()
             st.step += 1
             st.lastLoss = loss.item
             let real = batch.realTokens
@@ -242,7 +253,7 @@ public final class Trainer {
                 checkFrom = nil
             }
             let atEnd = st.totalSteps > 0 && st.step >= st.totalSteps
-            var validated: Double? = nil
+            var validated: Double? = nil, averaged: Double? = nil
             if atEnd || st.step % options.validateEvery == 0 {
                 let t0 = MonotonicClock.now()
                 let acc = try validate()
@@ -250,13 +261,24 @@ public final class Trainer {
                 if acc > st.best {
                     st.best = acc
                     st.bestStep = st.step
+                    st.bestIsAverage = false
                     if let bp = bestWeightsPath { try model.save(to: bp) }
+                }
+                if let average {
+                    let avg = try average.withAveragedWeights { try validate() }
+                    averaged = avg
+                    if avg > st.best {
+                        st.best = avg
+                        st.bestStep = st.step
+                        st.bestIsAverage = true
+                        if let bp = bestWeightsPath { try average.withAveragedWeights { try model.save(to: bp) } }
+                    }
                 }
                 runStart += MonotonicClock.now() - t0  // validation time is not training time
                 st.seconds = MonotonicClock.now() - runStart
             }
             if let cp = checkpointPath, options.checkpointEvery > 0, st.step % options.checkpointEvery == 0 || atEnd {
-                try saveCheckpoint(to: cp, optimizer: opt, muon: muon, state: st, batcher: batcher)
+                try saveCheckpoint(to: cp, optimizer: opt, muon: muon, average: average, state: st, batcher: batcher)
             }
             let now = MonotonicClock.now()
             let tps = Double(windowTokens) / max(1e-9, now - windowStart)
@@ -264,10 +286,13 @@ public final class Trainer {
             let shown = validated ?? (st.best > State.unvalidated ? st.best : nil)
             observer?.trainingProgress(TrainingProgress(step: st.step, totalSteps: max(st.totalSteps, st.step), loss: st.lastLoss,
                                                         tokensPerSecond: tps, validationAccuracy: sampler == nil ? shown : nil,
-                                                        elapsed: st.seconds, validationBitsPerByte: sampler == nil ? nil : shown.map { -$0 }),
+                                                        elapsed: st.seconds, validationBitsPerByte: sampler == nil ? nil : shown.map { -$0 },
+                                                        averageValidationAccuracy: averaged),
                                        validated: validated != nil)
         }
-        if let cp = checkpointPath, stopRequested || Interruption.requested { try saveCheckpoint(to: cp, optimizer: opt, muon: muon, state: st, batcher: batcher) }
+        if let cp = checkpointPath, stopRequested || Interruption.requested {
+            try saveCheckpoint(to: cp, optimizer: opt, muon: muon, average: average, state: st, batcher: batcher)
+        }
         if Interruption.requested { throw ExpertError.interrupted(step: st.step, checkpoint: checkpointPath) }
         if let bp = bestWeightsPath, st.best > State.unvalidated, FileManager.default.fileExists(atPath: bp) {
             let best = try Transformer.load(from: bp)
@@ -277,6 +302,7 @@ public final class Trainer {
                                     bestValidationAccuracy: sampler == nil ? max(0, st.best) : 0, bestStep: st.bestStep, finalLoss: st.lastLoss,
                                     threads: BLAS.threads, flops: flopsPerToken * Double(st.paddedTokens),
                                     precision: MixedPrecision.products, kernel: MixedPrecision.products == .bf16 ? MixedPrecision.kernel.rawValue : nil)
+        if average != nil { record.bestIsAverage = st.bestIsAverage }
         if sampler != nil {
             record.trainExamples = sampler!.corpus.files.count
             record.bestValidationBitsPerByte = st.best > State.unvalidated && !heldOut.isEmpty ? -st.best : nil
@@ -286,11 +312,12 @@ public final class Trainer {
 
     // MARK: Checkpoints
 
-    private func saveCheckpoint(to path: String, optimizer: AdamW, muon: Muon?, state st: State, batcher: Batcher?) throws {
+    private func saveCheckpoint(to path: String, optimizer: AdamW, muon: Muon?, average: WeightAverage?, state st: State, batcher: Batcher?) throws {
         var items = model.parameters.entries().mapValues { SafeTensors.Item($0) }
         let shapes = Dictionary(uniqueKeysWithValues: model.parameters.all.map { ($0.name, $0.shape) })
         for (k, t) in optimizer.stateTensors(shapes: shapes) { items[k] = SafeTensors.Item(t) }
         for (k, t) in muon?.stateTensors(shapes: shapes) ?? [:] { items[k] = SafeTensors.Item(t) }
+        for (k, t) in average?.stateTensors() ?? [:] { items[k] = SafeTensors.Item(t) }
         var meta = model.config.metadata
         meta["checkpoint.step"] = "\(st.step)"
         meta["checkpoint.total_steps"] = "\(st.totalSteps)"
@@ -300,6 +327,10 @@ public final class Trainer {
         meta["checkpoint.seconds"] = "\(st.seconds)"
         meta["checkpoint.best"] = "\(st.best)"
         meta["checkpoint.best_step"] = "\(st.bestStep)"
+        if let average {
+            meta["checkpoint.average_updates"] = "\(average.updates)"
+            meta["checkpoint.best_is_average"] = st.bestIsAverage ? "1" : "0"
+        }
         if let batcher {
             meta["checkpoint.epoch"] = "\(batcher.epoch)"
             meta["checkpoint.batch_index"] = "\(batcher.indexInEpoch)"
@@ -310,7 +341,8 @@ public final class Trainer {
         try SafeTensors.write(items, metadata: meta, to: path)
     }
 
-    private func restore(from path: String, optimizer: AdamW, muon: Muon?, state st: inout State, batcher: inout Batcher?) throws {
+    private func restore(from path: String, optimizer: AdamW, muon: Muon?, average: WeightAverage?, state st: inout State,
+                         batcher: inout Batcher?) throws {
         let file: SafeTensors.File
         do { file = try SafeTensors.read(path: path) } catch { throw ExpertError.badCheckpoint("\(error)") }
         let m = file.metadata
@@ -325,7 +357,7 @@ public final class Trainer {
         guard try int("examples") == sampler?.corpus.byteCount ?? train.count else {
             throw ExpertError.badCheckpoint("\(path) was written for other training data; delete it to start over")
         }
-        let weights = file.tensors.filter { !$0.key.hasPrefix("adam.") && !$0.key.hasPrefix("muon.") }
+        let weights = file.tensors.filter { !$0.key.hasPrefix("adam.") && !$0.key.hasPrefix("muon.") && !$0.key.hasPrefix("average.") }
         do { try model.parameters.load(weights) } catch { throw ExpertError.badCheckpoint("\(path): \(error)") }
         optimizer.restore(step: try int("optimizer_step"), tensors: file.tensors.filter { $0.key.hasPrefix("adam.") })
         muon?.restore(tensors: file.tensors.filter { $0.key.hasPrefix("muon.") })
@@ -336,6 +368,12 @@ public final class Trainer {
         st.seconds = Double(m["checkpoint.seconds"] ?? "0") ?? 0
         st.best = Double(m["checkpoint.best"] ?? "") ?? State.unvalidated
         st.bestStep = try int("best_step")
+        if let average {
+            guard average.restore(file.tensors, updates: try int("average_updates")) else {
+                throw ExpertError.badCheckpoint("\(path) lacks the weight average; delete it to start over")
+            }
+            st.bestIsAverage = m["checkpoint.best_is_average"] == "1"
+        }
         if sampler != nil { return }  // windows are a function of the step: nothing else to restore
         let rng = (m["checkpoint.rng"] ?? "").split(separator: ",").compactMap { UInt64($0) }
         guard rng.count == 4 else { throw ExpertError.badCheckpoint("\(path) lacks the data-order generator state") }

@@ -21,6 +21,8 @@ struct RecipeOptions: ParsableArguments {
     @Option(help: "Start the output projections at zero: true or false.") var zeroInit: Bool?
     @Option(help: "Warm-up as a fraction of the steps.") var warmupFraction: Double?
     @Option(help: "Final learning rate as a fraction of the peak.") var minLrRatio: Float?
+    @Option(help: "Also keep a moving average of the weights with this decay per step (e.g. 0.998), validated beside the live weights; the better is kept.")
+    var weightAverage: Float?
 
     func validate() throws {
         if let b = batchSize, b <= 0 { throw ValidationError("--batch-size must be positive") }
@@ -28,12 +30,14 @@ struct RecipeOptions: ParsableArguments {
         if let l = muonLearningRate, !(l > 0) { throw ValidationError("--muon-learning-rate must be positive") }
         if let w = warmupFraction, !(0...1).contains(w) { throw ValidationError("--warmup-fraction must be within 0...1") }
         if let r = minLrRatio, !(0...1).contains(r) { throw ValidationError("--min-lr-ratio must be within 0...1") }
+        if let d = weightAverage, !(d > 0 && d < 1) { throw ValidationError("--weight-average must be a decay between 0 and 1 (exclusive)") }
     }
 
     /// Whether any recipe flag was given (benchmarks keep the peers' workload otherwise).
     var given: Bool {
         recipe != nil || learningRate != nil || batchSize != nil || positions != nil || qkNorm != nil || activation != nil
             || optimizer != nil || muonLearningRate != nil || zeroInit != nil || warmupFraction != nil || minLrRatio != nil
+            || weightAverage != nil
     }
 
     /// The named recipe with the overrides applied.
@@ -49,6 +53,7 @@ struct RecipeOptions: ParsableArguments {
         if let v = zeroInit { r.zeroOutputProjections = v }
         if let v = warmupFraction { r.warmupFraction = v }
         if let v = minLrRatio { r.minLearningRateRatio = v }
+        if let v = weightAverage { r.weightAverageDecay = v }
         return r
     }
 }

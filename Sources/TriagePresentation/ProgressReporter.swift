@@ -32,6 +32,7 @@ public final class ProgressReporter: TrainingObserver {
             var o: [String: Any] = ["event": "progress", "expert": label, "step": p.step, "total_steps": p.totalSteps,
                                     "loss": Double(p.loss), "tokens_per_s": p.tokensPerSecond.rounded(), "elapsed_s": p.elapsed, "eta_s": p.eta]
             if let v = p.validationAccuracy { o["validation_accuracy"] = v }
+            if let v = p.averageValidationAccuracy { o["average_validation_accuracy"] = v }
             if let v = p.validationBitsPerByte { o["validation_bits_per_byte"] = v }
             if let d = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) { FileHandle.standardError.write(d + Data("\n".utf8)) }
         case .plain:
