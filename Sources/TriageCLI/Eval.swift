@@ -14,7 +14,7 @@ struct Eval: ParsableCommand {
     @Flag(help: "Include every example's answer (with --json).") var examples = false
     @Option(help: "Confidence score to measure instead of each expert's calibrated one: min_token_p, mean_token_p or sequence_p.")
     var score: String?
-    @Option(help: "Decode with beam search of this many hypotheses per request (1: greedy).") var beam: Int?
+    @Option(help: "Decode with beam search of this many hypotheses per request (1-16; default 1, greedy).") var beam: Int?
     @Flag(help: "Print JSON.") var json = false
     func run() throws {
         try guarded {
