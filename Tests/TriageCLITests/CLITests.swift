@@ -143,6 +143,11 @@ final class CLITests: XCTestCase {
         XCTAssertNotNil(try json(ev.stdout)["exact_match"] as? Double)
         XCTAssertEqual(try json(beam.stdout)["exact_match"] as? Double, try json(ev.stdout)["exact_match"] as? Double)
         XCTAssertEqual(try h.run("eval", labelled, "--beam", "0").status, 2)
+        // On an input it is sure of (a beam may prefer another answer where greedy decoding was unsure).
+        let beamAsk = try h.run("ask", "xyz", "--expert", "rev", "--beam", "3", "--json")
+        XCTAssertEqual(beamAsk.status, 0, beamAsk.stderr)
+        XCTAssertEqual(try json(beamAsk.stdout)["output"] as? String, "zyx")
+        XCTAssertEqual(try h.run("ask", "abc", "--beam", "17").status, 2)
     }
 
     /// Runs a failing command and checks: non-zero exit, one clear line on stderr, registry unchanged.
