@@ -106,11 +106,7 @@ final class ExpertModelTests: XCTestCase {
 
     func testResumeGivesIdenticalWeights() throws {
         let train = reversalExamples(count: 500, seed: 1), valid = reversalExamples(count: 20, seed: 9)
-        var opt = TrainingOptions(steps: 40, seed: 3)
-        opt.batchSize = 16
-        opt.warmupSteps = 5
-        opt.validateEvery = 10
-        opt.checkpointEvery = 10
+        let opt = resumeTestOptions()
         let dir = NSTemporaryDirectory() + "resume-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -118,15 +114,9 @@ final class ExpertModelTests: XCTestCase {
         let straight = try Transformer(config: .nano, seed: 7)
         try Trainer(model: straight, train: train, validation: valid, options: opt, checkpointPath: dir + "/a.ckpt").run()
 
-        final class StopAt: TrainingObserver {
-            let step: Int
-            weak var trainer: Trainer?
-            init(_ s: Int) { step = s }
-            func trainingProgress(_ p: TrainingProgress, validated: Bool) { if p.step == step { trainer?.stopRequested = true } }
-        }
         let first = try Transformer(config: .nano, seed: 7)
         let t1 = try Trainer(model: first, train: train, validation: valid, options: opt, checkpointPath: dir + "/b.ckpt")
-        let stopper = StopAt(23)
+        let stopper = StopAtStep(23)
         stopper.trainer = t1
         let partial = try t1.run(observer: stopper)
         XCTAssertEqual(partial.steps, 23)

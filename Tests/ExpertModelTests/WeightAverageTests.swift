@@ -28,11 +28,7 @@ final class WeightAverageTests: XCTestCase {
     /// average, its update count and whether the kept weights are the average travel in the checkpoint.
     func testResumeWithAWeightAverageIsIdentical() throws {
         let train = reversalExamples(count: 500, seed: 1), valid = reversalExamples(count: 20, seed: 9)
-        var opt = TrainingOptions(steps: 40, seed: 3)
-        opt.batchSize = 16
-        opt.warmupSteps = 5
-        opt.validateEvery = 10
-        opt.checkpointEvery = 10
+        var opt = resumeTestOptions()
         opt.weightAverageDecay = 0.9
         let dir = NSTemporaryDirectory() + "average-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -42,22 +38,12 @@ final class WeightAverageTests: XCTestCase {
         let full = try Trainer(model: straight, train: train, validation: valid, options: opt, checkpointPath: dir + "/a.ckpt").run()
         XCTAssertNotNil(full.bestIsAverage)
 
-        final class StopAt: TrainingObserver {
-            let step: Int
-            weak var trainer: Trainer?
-            var averaged = 0
-            init(_ s: Int) { step = s }
-            func trainingProgress(_ p: TrainingProgress, validated: Bool) {
-                if p.averageValidationAccuracy != nil { averaged += 1 }
-                if p.step == step { trainer?.stopRequested = true }
-            }
-        }
         let first = try Transformer(config: .nano, seed: 7)
         let t1 = try Trainer(model: first, train: train, validation: valid, options: opt, checkpointPath: dir + "/b.ckpt")
-        let stopper = StopAt(23)
+        let stopper = StopAtStep(23)
         stopper.trainer = t1
         _ = try t1.run(observer: stopper)
-        XCTAssertEqual(stopper.averaged, 2, "the average is validated at every validation")
+        XCTAssertEqual(stopper.averagedValidations, 2, "the average is validated at every validation")
         let resumed = try Transformer(config: .nano, seed: 99)
         let record = try Trainer(model: resumed, train: train, validation: valid, options: opt, checkpointPath: dir + "/b.ckpt").run(resume: true)
         XCTAssertEqual(record.bestIsAverage, full.bestIsAverage)
