@@ -15,9 +15,7 @@ extension ExpertDecoder {
     public func generateBeam(prompts: [[Int32]], width: Int, maxNewTokens: Int) throws -> [ScoredTokens] {
         precondition(width >= 1, "beam width must be at least 1")
         if width == 1 || maxNewTokens == 0 { return try generateScored(prompts: prompts, maxNewTokens: maxNewTokens) }
-        for p in prompts where p.isEmpty || p.count > maxPromptTokens {
-            throw ExpertError.inputTooLong(bytes: max(0, p.count - 2), limit: maxPromptTokens - 2)
-        }
+        try checkPromptLengths(prompts)
         guard !prompts.isEmpty else { return [] }
         if let out = try sharded(prompts, { try $0.generateBeam(prompts: $1, width: width, maxNewTokens: maxNewTokens) }) {
             return out
@@ -154,20 +152,5 @@ extension ExpertDecoder {
             }
             (vBase + target * ctx * d).update(from: vBase + source * ctx * d, count: n * d)
         }
-    }
-}
-
-extension ExpertDecoder {
-    /// `answerScored` with beam search of `beamWidth` hypotheses (1: greedy).
-    public func answerScored(_ inputs: [String], maxOutputBytes: Int, batchSize: Int = 64, beamWidth: Int) throws -> [ScoredAnswer] {
-        if beamWidth <= 1 { return try answerScored(inputs, maxOutputBytes: maxOutputBytes, batchSize: batchSize) }
-        var out = [ScoredAnswer]()
-        out.reserveCapacity(inputs.count)
-        for start in stride(from: 0, to: inputs.count, by: batchSize) {
-            let prompts = inputs[start..<min(inputs.count, start + batchSize)].map(Vocabulary.prompt)
-            out += try generateBeam(prompts: prompts, width: beamWidth, maxNewTokens: maxOutputBytes)
-                .map { ScoredAnswer(text: Vocabulary.text($0.tokens), logProbs: $0.logProbs) }
-        }
-        return out
     }
 }

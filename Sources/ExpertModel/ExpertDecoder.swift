@@ -70,9 +70,9 @@ public final class ExpertDecoder {
     private var promptTiles = TensorStorage(count: 0), promptWorkers = 0
     private lazy var zeroBias = TensorStorage(count: cfg.vocab)
     /// Cores this decoder's own loops may use; 1 inside a shard, where the cores are already split by request.
-    let workerLimit: Int
+    private let workerLimit: Int
     /// One decoder (own buffers, shared weights) per core, for batches split by request.
-    var shards = [ExpertDecoder]()
+    private var shards = [ExpertDecoder]()
 
     /// Requests per core below which a batch is not split by request: with few rows per step, two
     /// independent single-threaded decoders beat splitting every product of every step across cores
@@ -96,7 +96,7 @@ public final class ExpertDecoder {
     private var xBF16 = BF16Buffer(count: 0)
 
     /// `sharing`: a decoder of the same model whose weight views (and transposes) this one reuses.
-    init(model: Transformer, workerLimit: Int, sharing other: ExpertDecoder?, precision: Precision) {
+    private init(model: Transformer, workerLimit: Int, sharing other: ExpertDecoder?, precision: Precision) {
         self.model = model
         // Asked only for bf16: finding the kernel opens oneDNN, which an fp32 cold start never needs.
         self.precision = precision == .bf16 && MixedPrecision.kernel == .none ? .fp32 : precision
@@ -281,7 +281,7 @@ public final class ExpertDecoder {
     /// Floats of one key tile of `tc_attention_forward`: head size × context padded to 64 positions.
     private var promptTileCount: Int { cfg.dModel / cfg.nHeads * ((cfg.context + 63) / 64 * 64) }
 
-    func materializeTransposes() {
+    private func materializeTransposes() {
         for w in layers { _ = (w.qkvT.pointer, w.projT.pointer, w.fc1T.pointer, w.fc2T.pointer) }
         _ = headT.pointer
         if precision == .bf16 {
@@ -315,9 +315,7 @@ public final class ExpertDecoder {
     /// `deadline` (`MonotonicClock` seconds): no new step starts after it (a completion's time limit).
     public func generateScored(prompts: [[Int32]], maxNewTokens: Int, stopAtEOS: Bool = true, stopAfter: Int32? = nil,
                                deadline: Double? = nil) throws -> [ScoredTokens] {
-        for p in prompts where p.isEmpty || p.count > maxPromptTokens {
-            throw ExpertError.inputTooLong(bytes: max(0, p.count - 2), limit: maxPromptTokens - 2)
-        }
+        try checkPromptLengths(prompts)
         let count = prompts.count
         guard count > 0 else { return [] }
         if let out = try sharded(prompts, { try $0.generateScored(prompts: $1, maxNewTokens: maxNewTokens, stopAtEOS: stopAtEOS,
@@ -363,6 +361,13 @@ public final class ExpertDecoder {
         return zip(outputs, scores).map { ScoredTokens(tokens: $0, logProbs: $1) }
     }
 
+    /// Refuses an empty prompt or one that leaves no position for the answer.
+    func checkPromptLengths(_ prompts: [[Int32]]) throws {
+        for p in prompts where p.isEmpty || p.count > maxPromptTokens {
+            throw ExpertError.inputTooLong(bytes: max(0, p.count - 2), limit: maxPromptTokens - 2)
+        }
+    }
+
     /// `decode` run on contiguous shards of `prompts`, each decoded start to finish on one core by a
     /// decoder of its own with single-threaded products; nil when the batch is too small to split. A
     /// request's answer does not depend on which shard (or batch) it is in.
@@ -394,10 +399,12 @@ public final class ExpertDecoder {
         try inBatches(inputs, of: batchSize) { try generate(prompts: $0, maxNewTokens: maxOutputBytes).map(Vocabulary.text) }
     }
 
-    /// `answer` with each answer's per-token log-probabilities (see `generateScored`).
-    public func answerScored(_ inputs: [String], maxOutputBytes: Int, batchSize: Int = 64) throws -> [ScoredAnswer] {
+    /// `answer` with each answer's per-token log-probabilities (see `generateScored`); `beamWidth` above 1
+    /// decodes by beam search (`generateBeam`) instead of greedily.
+    public func answerScored(_ inputs: [String], maxOutputBytes: Int, batchSize: Int = 64, beamWidth: Int = 1) throws -> [ScoredAnswer] {
         try inBatches(inputs, of: batchSize) {
-            try generateScored(prompts: $0, maxNewTokens: maxOutputBytes).map { ScoredAnswer(text: Vocabulary.text($0.tokens), logProbs: $0.logProbs) }
+            try generateBeam(prompts: $0, width: beamWidth, maxNewTokens: maxOutputBytes)
+                .map { ScoredAnswer(text: Vocabulary.text($0.tokens), logProbs: $0.logProbs) }
         }
     }
 

@@ -265,13 +265,16 @@ public final class Trainer {
                     if let bp = bestWeightsPath { try model.save(to: bp) }
                 }
                 if let average {
-                    let avg = try average.withAveragedWeights { try validate() }
-                    averaged = avg
-                    if avg > st.best {
-                        st.best = avg
-                        st.bestStep = st.step
-                        st.bestIsAverage = true
-                        if let bp = bestWeightsPath { try average.withAveragedWeights { try model.save(to: bp) } }
+                    // One swap of the weights: validate the average, and keep it as the best while it is in the model.
+                    averaged = try average.withAveragedWeights {
+                        let avg = try validate()
+                        if avg > st.best {
+                            st.best = avg
+                            st.bestStep = st.step
+                            st.bestIsAverage = true
+                            if let bp = bestWeightsPath { try model.save(to: bp) }
+                        }
+                        return avg
                     }
                 }
                 runStart += MonotonicClock.now() - t0  // validation time is not training time

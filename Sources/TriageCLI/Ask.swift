@@ -36,8 +36,7 @@ struct Ask: ParsableCommand {
     @Option(help: "Decline answers whose calibrated probability of being right is below this (0-1; default: the expert's own default, if any).")
     var minConfidence: Double?
     @Flag(help: "Show declined (not sure) answers too, marked as such.") var showUnsure = false
-    @Option(help: "Decode with beam search of this many hypotheses (1-16; default 1, greedy): about a point more on pronounce, 2-4x the decoding time.")
-    var beam: Int?
+    @OptionGroup var decoding: DecodingOptions
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -49,9 +48,9 @@ struct Ask: ParsableCommand {
             let engine = try openEngine(global)
             let requests = try request.requests()
             Engine.chooseThreads(forRequests: requests.count)
-            if let beam, !(1...16).contains(beam) { throw TriageError.badInput("--beam \(beam): a width from 1 to 16") }
             let answers = try engine.ask(requests, expert: expert, top: top, explain: explain,
-                                         policy: ConfidencePolicy(minConfidence: minConfidence, showUnsure: showUnsure), beamWidth: beam)
+                                         policy: ConfidencePolicy(minConfidence: minConfidence, showUnsure: showUnsure),
+                                         beamWidth: try decoding.beamWidth())
             if request.batch {
                 for a in answers { try printJSON(a) }
                 return

@@ -14,7 +14,7 @@ struct Eval: ParsableCommand {
     @Flag(help: "Include every example's answer (with --json).") var examples = false
     @Option(help: "Confidence score to measure instead of each expert's calibrated one: min_token_p, mean_token_p or sequence_p.")
     var score: String?
-    @Option(help: "Decode with beam search of this many hypotheses per request (1-16; default 1, greedy).") var beam: Int?
+    @OptionGroup var decoding: DecodingOptions
     @Flag(help: "Print JSON.") var json = false
     func run() throws {
         try guarded {
@@ -26,8 +26,8 @@ struct Eval: ParsableCommand {
                 }
                 kind = k
             }
-            if let beam, !(1...16).contains(beam) { throw TriageError.badInput("--beam \(beam): a width from 1 to 16") }
-            let r = try engine.evaluate(path: file, expert: expert, limit: limit, perExample: examples, score: kind, beamWidth: beam)
+            let r = try engine.evaluate(path: file, expert: expert, limit: limit, perExample: examples, score: kind,
+                                        beamWidth: try decoding.beamWidth())
             if json { try printJSON(r); return }
             print("\(r.file): \(r.n) examples, exact match \(percent(r.exactMatch))" + (r.routerAccuracy.map { ", routed correctly \(percent($0))" } ?? "")
                   + ", abstained \(r.abstained)" + (expert.map { " (router bypassed: \($0))" } ?? "") + String(format: ", %.1f s", r.secondsTotal))

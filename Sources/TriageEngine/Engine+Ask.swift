@@ -96,9 +96,9 @@ extension Engine {
 
     /// Routes (unless `expert` is given) and answers requests, decoding each expert's share in batches.
     ///   - policy: which answers are declined as "not sure" (`notSure`), and whether their text is kept.
-    ///   - beamWidth: hypotheses of beam search per request (1: greedy); nil: greedy.
+    ///   - beamWidth: hypotheses of beam search per request (1: greedy decoding).
     public func ask(_ requests: [Request], expert: String? = nil, top: Int = 3, explain: Bool = false,
-                    policy: ConfidencePolicy = ConfidencePolicy(), beamWidth: Int? = nil) throws -> [Answer] {
+                    policy: ConfidencePolicy = ConfidencePolicy(), beamWidth: Int = 1) throws -> [Answer] {
         if let m = policy.minConfidence, !(m >= 0 && m <= 1) {
             throw TriageError.badInput("--min-confidence must be a probability in [0, 1], got \(m)")
         }
@@ -146,7 +146,7 @@ extension Engine {
                 let chunk = Array(ok[chunkStart..<min(ok.count, chunkStart + 64)])
                 let t0 = MonotonicClock.now()
                 let outs = try dec.answerScored(chunk.map { answers[$0].input }, maxOutputBytes: rec.maxOutputBytes ?? 64, batchSize: 64,
-                                                beamWidth: beamWidth ?? 1)
+                                                beamWidth: beamWidth)
                 let per = (MonotonicClock.now() - t0) * 1000 / Double(chunk.count)
                 for (i, o) in zip(chunk, outs) {
                     answers[i].output = o.text
@@ -277,7 +277,7 @@ extension Engine {
     /// Reads `{input, output, expert?}` lines and scores the system on them (or one expert, bypassing the router).
     /// `score` overrides the confidence summary the experts' calibrations name (to compare summaries).
     public func evaluate(path: String, expert: String? = nil, limit: Int? = nil, perExample: Bool = false,
-                         score: AnswerConfidence.Score? = nil, beamWidth: Int? = nil) throws -> EvalReport {
+                         score: AnswerConfidence.Score? = nil, beamWidth: Int = 1) throws -> EvalReport {
         guard let data = FileManager.default.contents(atPath: path) else { throw TriageError.notFound("cannot read \(path)") }
         var rows = try ExampleReader.read(data: data, name: path).examples
         if let limit { rows = Array(rows.prefix(limit)) }
