@@ -243,6 +243,38 @@ void tc_f32_to_bf16_2d(const float *src, long ld_src, uint16_t *dst, long ld_dst
     }
 }
 
+/* Four 16-column vectors per pass over the rows: four independent sums, whole cache lines read. */
+TC_AVX512BF16 static void cvt_sum_rows_avx512(const float *src, long ld, uint16_t *dst, long rows, long c0, long c1, float *colsum)
+{
+    for (long j = c0; j < c1; j += 64) {
+        __mmask16 mk[4];
+        __m512 acc[4];
+        for (int v = 0; v < 4; v++) {
+            long r = c1 - (j + 16 * v);
+            mk[v] = r >= 16 ? (__mmask16)0xffff : r <= 0 ? (__mmask16)0 : (__mmask16)((1u << r) - 1);
+            acc[v] = _mm512_maskz_loadu_ps(mk[v], colsum + j + 16 * v);
+        }
+        for (long i = 0; i < rows; i++)
+            for (int v = 0; v < 4; v++) {
+                __m512 x = _mm512_maskz_loadu_ps(mk[v], src + i * ld + j + 16 * v);
+                acc[v] = _mm512_add_ps(acc[v], x);
+                _mm256_mask_storeu_epi16((void *)(dst + i * ld + j + 16 * v), mk[v], (__m256i)_mm512_cvtneps_pbh(x));
+            }
+        for (int v = 0; v < 4; v++) _mm512_mask_storeu_ps(colsum + j + 16 * v, mk[v], acc[v]);
+    }
+}
+
+void tc_f32_to_bf16_sum_rows(const float *src, long ld, uint16_t *dst, long rows, long c0, long c1, float *colsum)
+{
+    if (rows <= 0 || c1 <= c0) return;
+    if (tc_bf16_level() >= 1) { cvt_sum_rows_avx512(src, ld, dst, rows, c0, c1, colsum); return; }
+    for (long i = 0; i < rows; i++)
+        for (long j = c0; j < c1; j++) {
+            colsum[j] += src[i * ld + j];
+            dst[i * ld + j] = tc_f32_to_bf16_scalar(src[i * ld + j]);
+        }
+}
+
 void tc_bf16_to_f32(const uint16_t *src, float *dst, long n)
 {
     if (n <= 0) return;

@@ -69,6 +69,9 @@ public func causalSelfAttention(_ qkv: Tensor, batch: Int, seq: Int, heads: Int)
     let d = threeD / 3, hd = d / heads, t = seq
     precondition(t <= 4096 && hd <= 512, "attention: sequences up to 4096 and heads up to 512 wide (got \(t), \(hd))")
     let scale = 1 / Float(hd).squareRoot()
+    if MixedPrecision.products == .bf16 && hd % 16 == 0 {
+        return causalSelfAttentionBF16(qkv, batch: batch, seq: seq, heads: heads, scale: scale, started: started)
+    }
     let parents = recordedParents(qkv)
     let probs = TensorStorage(count: batch * heads * t * t, zeroed: false)
     let out = TensorStorage(count: rows * d, zeroed: false)

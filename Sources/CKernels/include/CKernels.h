@@ -73,6 +73,17 @@ void tc_attention_backward(const float *q, const float *k, const float *v, size_
                            const float *dy, size_t ldo, float *dq, float *dk, float *dv, size_t t, size_t hd,
                            float scale, int overwrite, float *scratch);
 
+/// The same two passes with bf16 products (attention_bf16.c; AVX512-BF16, so callers check tc_bf16_level() >= 1):
+/// probs holds pad32(t) × pad32(t) bf16 values (zero above the diagonal and past t), scratch
+/// tc_attention_bf16_scratch_bytes(t, hd, backward) bytes. hd must be a multiple of 16, at most 512; returns 0,
+/// or -1 (nothing written) when the shape is not supported.
+size_t tc_attention_bf16_scratch_bytes(size_t t, size_t hd, int backward);
+int tc_attention_forward_bf16(const float *q, const float *k, const float *v, size_t ld, float *out, size_t ldo,
+                              uint16_t *probs, size_t t, size_t hd, float scale, void *scratch);
+int tc_attention_backward_bf16(const float *q, const float *k, const float *v, size_t ld, const uint16_t *probs,
+                               const float *dy, size_t ldo, float *dq, float *dk, float *dv, size_t t, size_t hd,
+                               float scale, int overwrite, void *scratch);
+
 // ---- architecture options (qk.c)
 /// y = max(x, 0)², the squared-ReLU MLP activation.
 void tc_relu2_forward(const float *x, float *y, size_t n);

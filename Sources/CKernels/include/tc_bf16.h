@@ -34,6 +34,11 @@ int tc_bf16_level(void);
 void tc_f32_to_bf16(const float *src, uint16_t *dst, long n);
 void tc_f32_to_bf16_2d(const float *src, long ld_src, uint16_t *dst, long ld_dst,
                        long rows, long cols);
+/* Columns [c0, c1) of src (rows ld floats apart) to bf16 (dst rows ld values apart), adding each row
+ * to colsum[c0..c1) in row order: a linear layer's output gradient cast for its two products and its
+ * bias gradient summed in the same pass, with exactly tc_sum_rows_into's sums. */
+void tc_f32_to_bf16_sum_rows(const float *src, long ld, uint16_t *dst, long rows, long c0, long c1, float *colsum);
+
 /* bf16 -> fp32 (exact). */
 void tc_bf16_to_f32(const uint16_t *src, float *dst, long n);
 /* Scalar reference of the conversion (exported for tests). */
