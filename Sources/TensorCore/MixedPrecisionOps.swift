@@ -1,6 +1,6 @@
 import CKernels
 
-// The bf16 forms of the products in `linear` and `matmul`. Operands are cast where they are used,
+// The bf16 forms of the products in `linear`, `matmul` and `causalSelfAttention`. Operands are cast where they are used,
 // once each: an activation when the product reads it (the copy is kept for the backward product that
 // reads it again), a weight once per forward pass (kept for its backward product), a gradient once in
 // the backward pass for both of its products. Casting a [4096×128] activation takes ~17 µs on two

@@ -1,7 +1,8 @@
 import CKernels
 
-/// The number format of matrix products. Everything else (LayerNorm, softmax, attention, the loss,
-/// AdamW and its state, the master weights) stays fp32 in either.
+/// The number format of matrix products (the linear layers', the output head's and attention's scores and
+/// weighted sums). Everything else (LayerNorm, softmax and its gradient, the loss, AdamW and its state, the
+/// master weights, every sum) stays fp32 in either.
 public enum Precision: String, CaseIterable, Codable, Sendable {
     /// fp32 operands on OpenBLAS.
     case fp32
