@@ -24,10 +24,10 @@ func linearBF16(_ x: Tensor, weight: Tensor, bias: Tensor?, rows: Int, inF: Int,
         let dyb: BF16Buffer
         if let db {
             dyb = BF16Buffer(count: rows * outF)
-            let parts = rows * outF >= 1 << 16 ? min(2, Parallel.threads) : 1, width = (outF / parts + 15) & ~15
+            let parts = rows * outF >= 1 << 16 ? min(2, Parallel.threads) : 1, width = ((outF + parts - 1) / parts + 15) & ~15
             Parallel.indexedChunks(parts, workers: parts) { w, _ in
-                let (c0, c1) = (min(w * width, outF), w == parts - 1 ? outF : min((w + 1) * width, outF))
-                tc_f32_to_bf16_sum_rows(dy, outF, dyb.pointer, rows, c0, c1, db)
+                let c0 = min(w * width, outF)
+                tc_f32_to_bf16_sum_rows(dy, outF, dyb.pointer, rows, c0, min(c0 + width, outF), db)
             }
         } else {
             dyb = BF16Buffer(converting: dy, count: rows * outF)
@@ -84,37 +84,25 @@ func matmulBF16(_ a: Tensor, _ b: Tensor, transposeB: Bool, m: Int, n: Int, k: I
 /// probabilities are kept in bf16, half the bytes the fp32 kernels write and read again.
 func causalSelfAttentionBF16(_ qkv: Tensor, batch: Int, seq t: Int, heads: Int, scale: Float, started: UInt64) -> Tensor {
     let (rows, threeD) = qkv.rowsAndColumns
-    let d = threeD / 3, hd = d / heads, tp = (t + 31) / 32 * 32, pairs = batch * heads
-    let probs = BF16Buffer(count: pairs * tp * tp)
+    let d = threeD / 3, hd = d / heads, tp = (t + 31) / 32 * 32
+    let probs = BF16Buffer(count: batch * heads * tp * tp)
     let out = TensorStorage(count: rows * d, zeroed: false)
     let qp = qkv.storage.pointer
     let scratchFloats = { (backward: Int32) in (tc_attention_bf16_scratch_bytes(t, hd, backward) + 3) / 4 }
-    Parallel.chunks(pairs, minimumPerThread: 4) { range in
-        let scratch = TensorStorage(count: scratchFloats(0), zeroed: false)
-        for bh in range {
-            let (b, h) = (bh / heads, bh % heads)
-            let base = qp + b * t * threeD + h * hd
-            let status = tc_attention_forward_bf16(base, base + d, base + 2 * d, threeD, out.pointer + b * t * d + h * hd, d,
-                                                   probs.pointer + bh * tp * tp, t, hd, scale, scratch.pointer)
-            precondition(status == 0, "bf16 attention refused t \(t), head size \(hd)")
-        }
-        withExtendedLifetime(scratch) {}
+    forEachSequenceHead(batch: batch, heads: heads, seq: t, headSize: hd, scratchFloats: scratchFloats(0)) { bh, at, outAt, scratch in
+        let base = qp + at
+        let status = tc_attention_forward_bf16(base, base + d, base + 2 * d, threeD, out.pointer + outAt, d,
+                                               probs.pointer + bh * tp * tp, t, hd, scale, scratch)
+        precondition(status == 0, "bf16 attention refused t \(t), head size \(hd)")
     }
     let qn = qkv.node
     return result([rows, d], out, recordedParents(qkv), saving: [qkv], op: "attention", started: started) { dy in
         let (dqkv, fresh) = qn!.gradForWrite()
-        Parallel.chunks(pairs, minimumPerThread: 4) { range in
-            let scratch = TensorStorage(count: scratchFloats(1), zeroed: false)
-            for bh in range {
-                let (b, h) = (bh / heads, bh % heads)
-                let base = qp + b * t * threeD + h * hd
-                let dbase = dqkv + b * t * threeD + h * hd
-                let status = tc_attention_backward_bf16(base, base + d, base + 2 * d, threeD, probs.pointer + bh * tp * tp,
-                                                        dy + b * t * d + h * hd, d, dbase, dbase + d, dbase + 2 * d,
-                                                        t, hd, scale, fresh ? 1 : 0, scratch.pointer)
-                precondition(status == 0, "bf16 attention refused t \(t), head size \(hd)")
-            }
-            withExtendedLifetime(scratch) {}
+        forEachSequenceHead(batch: batch, heads: heads, seq: t, headSize: hd, scratchFloats: scratchFloats(1)) { bh, at, outAt, scratch in
+            let (base, dbase) = (qp + at, dqkv + at)
+            let status = tc_attention_backward_bf16(base, base + d, base + 2 * d, threeD, probs.pointer + bh * tp * tp,
+                                                    dy + outAt, d, dbase, dbase + d, dbase + 2 * d, t, hd, scale, fresh ? 1 : 0, scratch)
+            precondition(status == 0, "bf16 attention refused t \(t), head size \(hd)")
         }
         withExtendedLifetime(probs) {}
     }

@@ -76,34 +76,38 @@ public func causalSelfAttention(_ qkv: Tensor, batch: Int, seq: Int, heads: Int)
     let probs = TensorStorage(count: batch * heads * t * t, zeroed: false)
     let out = TensorStorage(count: rows * d, zeroed: false)
     let qp = qkv.storage.pointer
-    let pairs = batch * heads
     // One C kernel per (sequence, head): only the causal half is computed, keys transposed into a
-    // scratch tile so scores vectorise along positions; pairs split across cores.
-    Parallel.chunks(pairs, minimumPerThread: 4) { range in
-        let scratch = TensorStorage(count: hd * ((t + 63) / 64 * 64), zeroed: false)  // tile rows padded to 64 (see CKernels)
-        for bh in range {
-            let (b, h) = (bh / heads, bh % heads)
-            let base = qp + b * t * threeD + h * hd
-            tc_attention_forward(base, base + d, base + 2 * d, threeD, out.pointer + b * t * d + h * hd, d,
-                                 probs.pointer + bh * t * t, t, hd, scale, scratch.pointer)
-        }
-        withExtendedLifetime(scratch) {}
+    // scratch tile (rows padded to 64, see CKernels) so scores vectorise along positions.
+    let tile = (t + 63) / 64 * 64
+    forEachSequenceHead(batch: batch, heads: heads, seq: t, headSize: hd, scratchFloats: hd * tile) { bh, at, outAt, scratch in
+        let base = qp + at
+        tc_attention_forward(base, base + d, base + 2 * d, threeD, out.pointer + outAt, d, probs.pointer + bh * t * t, t, hd, scale, scratch)
     }
     let qn = qkv.node
     return result([rows, d], out, parents, saving: [qkv], op: "attention", started: started) { dy in
         // Each (sequence, head) block of dQ, dK and dV is written by exactly one kernel call: a fresh buffer is stored, not added to.
         let (dqkv, fresh) = qn!.gradForWrite()
-        Parallel.chunks(pairs, minimumPerThread: 4) { range in
-            let scratch = TensorStorage(count: (hd + t) * ((t + 63) / 64 * 64), zeroed: false)
-            for bh in range {
-                let (b, h) = (bh / heads, bh % heads)
-                let base = qp + b * t * threeD + h * hd
-                let dbase = dqkv + b * t * threeD + h * hd
-                tc_attention_backward(base, base + d, base + 2 * d, threeD, probs.pointer + bh * t * t, dy + b * t * d + h * hd, d,
-                                      dbase, dbase + d, dbase + 2 * d, t, hd, scale, fresh ? 1 : 0, scratch.pointer)
-            }
-            withExtendedLifetime(scratch) {}
+        forEachSequenceHead(batch: batch, heads: heads, seq: t, headSize: hd, scratchFloats: (hd + t) * tile) { bh, at, outAt, scratch in
+            let (base, dbase) = (qp + at, dqkv + at)
+            tc_attention_backward(base, base + d, base + 2 * d, threeD, probs.pointer + bh * t * t, dy + outAt, d,
+                                  dbase, dbase + d, dbase + 2 * d, t, hd, scale, fresh ? 1 : 0, scratch)
         }
+    }
+}
+
+/// Runs `body` once per (sequence, head) of an attention, the pairs split across cores, each worker with
+/// its own scratch of `scratchFloats` floats. `body` gets the pair's index (sequence · heads + head) and
+/// where its head starts in the fused projection [batch·seq, 3·d] and in the merged output [batch·seq, d].
+func forEachSequenceHead(batch: Int, heads: Int, seq t: Int, headSize hd: Int, scratchFloats: Int,
+                         _ body: (_ pair: Int, _ qkvOffset: Int, _ outOffset: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void) {
+    let d = heads * hd
+    Parallel.chunks(batch * heads, minimumPerThread: 4) { range in
+        let scratch = TensorStorage(count: scratchFloats, zeroed: false)
+        for bh in range {
+            let (b, h) = (bh / heads, bh % heads)
+            body(bh, b * t * 3 * d + h * hd, b * t * d + h * hd, scratch.pointer)
+        }
+        withExtendedLifetime(scratch) {}
     }
 }
 
